@@ -41,7 +41,10 @@ pub fn is_terminating<K: Resource>(obj: &K) -> bool {
 
 /// The pod's phase, or "" when unset.
 pub fn pod_phase(pod: &Pod) -> &str {
-    pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
 }
 
 /// `controller.IsPodActive`: not Succeeded, not Failed, not being deleted.
@@ -98,7 +101,10 @@ pub fn key_of<K: Resource>(obj: &K) -> String {
 mod tests {
     use super::*;
     use k8s_openapi::{
-        api::{apps::v1::ReplicaSet, core::v1::{PodCondition, PodStatus}},
+        api::{
+            apps::v1::ReplicaSet,
+            core::v1::{PodCondition, PodStatus},
+        },
         apimachinery::pkg::apis::meta::v1::Time,
     };
 
@@ -124,8 +130,16 @@ mod tests {
         let pod = ready_pod(t0);
         assert!(is_pod_ready(&pod));
         assert!(is_pod_available(&pod, 0, t0));
-        assert!(!is_pod_available(&pod, 10, t0 + jiff::SignedDuration::from_secs(9)));
-        assert!(is_pod_available(&pod, 10, t0 + jiff::SignedDuration::from_secs(10)));
+        assert!(!is_pod_available(
+            &pod,
+            10,
+            t0 + jiff::SignedDuration::from_secs(9)
+        ));
+        assert!(is_pod_available(
+            &pod,
+            10,
+            t0 + jiff::SignedDuration::from_secs(10)
+        ));
     }
 
     #[test]
@@ -134,10 +148,24 @@ mod tests {
         rs.metadata.name = Some("web".into());
         rs.metadata.uid = Some("u1".into());
         let r = new_controller_ref(&rs).expect("named owner with uid");
-        assert_eq!((r.kind.as_str(), r.api_version.as_str()), ("ReplicaSet", "apps/v1"));
-        assert_eq!((r.controller, r.block_owner_deletion), (Some(true), Some(true)));
-        let mut meta = ObjectMeta::default();
-        meta.owner_references = Some(vec![OwnerReference { controller: Some(false), ..r.clone() }, r]);
+        assert_eq!(
+            (r.kind.as_str(), r.api_version.as_str()),
+            ("ReplicaSet", "apps/v1")
+        );
+        assert_eq!(
+            (r.controller, r.block_owner_deletion),
+            (Some(true), Some(true))
+        );
+        let meta = ObjectMeta {
+            owner_references: Some(vec![
+                OwnerReference {
+                    controller: Some(false),
+                    ..r.clone()
+                },
+                r,
+            ]),
+            ..Default::default()
+        };
         assert_eq!(controller_of(&meta).map(|r| r.uid.as_str()), Some("u1"));
     }
 

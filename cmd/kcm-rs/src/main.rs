@@ -1,0 +1,6 @@
+#![allow(dead_code)]
+mod logging;
+mod options;
+mod serve;
+
+fn main() {}

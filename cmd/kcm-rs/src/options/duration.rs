@@ -1,0 +1,411 @@
+//! Go duration syntax (`5m0s`, `1h30m`, `300ms`) for flags, the config file and `/configz`.
+//!
+//! Upstream durations are Go `time.Duration`s: flags parse them with `time.ParseDuration` and
+//! `/configz` prints them with `Duration.String()`. Copying both exactly keeps command lines,
+//! `--help` defaults and `/configz` output interchangeable with kube-controller-manager's.
+//!
+//! Go durations are signed; kcm-rs stores `std::time::Duration`, so a negative duration is
+//! rejected when parsed. None of the durations in scope means anything when negative.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Go's `time.Duration` holds at most `i64::MAX` nanoseconds (about 292 years).
+const MAX_NANOS: u128 = i64::MAX as u128;
+
+const NANOSECOND: u64 = 1;
+const MICROSECOND: u64 = 1_000 * NANOSECOND;
+const MILLISECOND: u64 = 1_000 * MICROSECOND;
+const SECOND: u64 = 1_000 * MILLISECOND;
+const MINUTE: u64 = 60 * SECOND;
+const HOUR: u64 = 60 * MINUTE;
+
+/// A `std::time::Duration` that parses and prints in Go syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct GoDuration(pub Duration);
+
+impl From<GoDuration> for Duration {
+    fn from(d: GoDuration) -> Duration {
+        d.0
+    }
+}
+
+/// Why a string is not a Go duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {input:?}: {reason}")]
+pub struct ParseDurationError {
+    input: String,
+    reason: String,
+}
+
+impl ParseDurationError {
+    fn new(input: &str, reason: impl Into<String>) -> Self {
+        ParseDurationError {
+            input: input.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl FromStr for GoDuration {
+    type Err = ParseDurationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse(s).map(GoDuration)
+    }
+}
+
+impl fmt::Display for GoDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format(self.0))
+    }
+}
+
+/// Parses Go syntax: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, or a bare `0`.
+///
+/// Mirrors `time.ParseDuration`, including its units (`ns`, `us`/`µs`/`μs`, `ms`, `s`, `m`, `h`),
+/// its overflow limit and its float arithmetic for fractions.
+pub fn parse(input: &str) -> Result<Duration, ParseDurationError> {
+    let mut rest = input;
+    let mut negative = false;
+    if let Some(stripped) = rest.strip_prefix('-') {
+        negative = true;
+        rest = stripped;
+    } else if let Some(stripped) = rest.strip_prefix('+') {
+        rest = stripped;
+    }
+    if rest == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return Err(ParseDurationError::new(input, "empty duration"));
+    }
+
+    let overflow = || ParseDurationError::new(input, "overflows the maximum duration");
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let (whole, after_whole) = leading_int(rest).ok_or_else(overflow)?;
+        let consumed_whole = after_whole.len() != rest.len();
+        rest = after_whole;
+
+        let mut fraction: u64 = 0;
+        let mut scale: f64 = 1.0;
+        let mut consumed_fraction = false;
+        if let Some(after_dot) = rest.strip_prefix('.') {
+            let (f, s, after) = leading_fraction(after_dot);
+            consumed_fraction = after.len() != after_dot.len();
+            (fraction, scale, rest) = (f, s, after);
+        }
+        if !consumed_whole && !consumed_fraction {
+            return Err(ParseDurationError::new(input, "expected a number"));
+        }
+
+        let unit_len = rest
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if unit_len == 0 {
+            return Err(ParseDurationError::new(input, "missing unit"));
+        }
+        let (unit_str, after_unit) = rest.split_at(unit_len);
+        rest = after_unit;
+        let unit = unit_nanos(unit_str).ok_or_else(|| {
+            ParseDurationError::new(
+                input,
+                format!("unknown unit {unit_str:?} (use ns, us, ms, s, m or h)"),
+            )
+        })?;
+
+        let mut value = u128::from(whole) * u128::from(unit);
+        if value > MAX_NANOS + 1 {
+            return Err(overflow());
+        }
+        if fraction > 0 {
+            // Float arithmetic, as Go does: it is exact enough for fractions of an hour.
+            value += (fraction as f64 * (unit as f64 / scale)) as u128;
+            if value > MAX_NANOS + 1 {
+                return Err(overflow());
+            }
+        }
+        total += value;
+        if total > MAX_NANOS + 1 {
+            return Err(overflow());
+        }
+    }
+    if negative && total > 0 {
+        return Err(ParseDurationError::new(input, "must not be negative"));
+    }
+    if total > MAX_NANOS {
+        return Err(overflow());
+    }
+    let nanos = u64::try_from(total).map_err(|_| overflow())?;
+    Ok(Duration::from_nanos(nanos))
+}
+
+/// Consumes leading ASCII digits; `None` if the value overflows Go's int64 range.
+fn leading_int(s: &str) -> Option<(u64, &str)> {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let mut value: u64 = 0;
+    for digit in s[..end].bytes() {
+        value = value
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+        if value > i64::MAX as u64 {
+            return None;
+        }
+    }
+    Some((value, &s[end..]))
+}
+
+/// Consumes leading ASCII digits as a fraction `value / scale`, dropping digits once more
+/// precision no longer fits (Go's `leadingFraction`).
+fn leading_fraction(s: &str) -> (u64, f64, &str) {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let mut value: u64 = 0;
+    let mut scale = 1.0;
+    let mut saturated = false;
+    for digit in s[..end].bytes() {
+        if saturated {
+            continue;
+        }
+        match value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(digit - b'0')))
+            .filter(|v| *v <= i64::MAX as u64)
+        {
+            Some(v) => {
+                value = v;
+                scale *= 10.0;
+            }
+            None => saturated = true,
+        }
+    }
+    (value, scale, &s[end..])
+}
+
+fn unit_nanos(unit: &str) -> Option<u64> {
+    Some(match unit {
+        "ns" => NANOSECOND,
+        // Go accepts the micro sign (U+00B5) and the Greek letter mu (U+03BC).
+        "us" | "\u{b5}s" | "\u{3bc}s" => MICROSECOND,
+        "ms" => MILLISECOND,
+        "s" => SECOND,
+        "m" => MINUTE,
+        "h" => HOUR,
+        _ => return None,
+    })
+}
+
+/// Prints like Go's `Duration.String()`: `0s`, `300ms`, `1.5s`, `5m0s`, `12h0m0s`.
+///
+/// Durations beyond Go's range (which kcm-rs never parses) print saturated at its maximum.
+pub fn format(d: Duration) -> String {
+    let nanos = u64::try_from(d.as_nanos())
+        .unwrap_or(u64::MAX)
+        .min(i64::MAX as u64);
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    if nanos < SECOND {
+        // Below a second Go switches to the largest sub-second unit that keeps a whole part.
+        let (unit, digits) = if nanos < MICROSECOND {
+            ("ns", 0)
+        } else if nanos < MILLISECOND {
+            ("\u{b5}s", 3)
+        } else {
+            ("ms", 6)
+        };
+        return format!("{}{unit}", with_fraction(nanos, digits));
+    }
+    let seconds = nanos / SECOND;
+    let sub_second = nanos % SECOND;
+    let seconds_part = with_fraction((seconds % 60) * SECOND + sub_second, 9);
+    let minutes = seconds / 60;
+    if minutes == 0 {
+        return format!("{seconds_part}s");
+    }
+    let hours = minutes / 60;
+    if hours == 0 {
+        return format!("{}m{seconds_part}s", minutes % 60);
+    }
+    format!("{hours}h{}m{seconds_part}s", minutes % 60)
+}
+
+/// `value / 10^digits` in decimal without trailing zeros (Go's `fmtFrac` + `fmtInt`).
+fn with_fraction(value: u64, digits: u32) -> String {
+    let divisor = 10u64.pow(digits);
+    let whole = value / divisor;
+    let fraction = value % divisor;
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let fraction = format!("{fraction:0width$}", width = digits as usize);
+    format!("{whole}.{}", fraction.trim_end_matches('0'))
+}
+
+/// `serde(with = ...)` helpers: a duration as a Go duration string.
+pub mod go_string {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&super::GoDuration(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `serde(deserialize_with = ...)` for an optional Go duration string; `null` means unset.
+pub fn deserialize_optional<'de, D>(deserializer: D) -> Result<Option<Duration>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::Deserialize;
+
+    struct GoDurationString(String);
+    impl<'de> Deserialize<'de> for GoDurationString {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visitor;
+            impl serde::de::Visitor<'_> for Visitor {
+                type Value = GoDurationString;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a Go duration string such as \"5m0s\"")
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                    Ok(GoDurationString(v.to_owned()))
+                }
+            }
+            d.deserialize_str(Visitor)
+        }
+    }
+
+    match Option::<GoDurationString>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(GoDurationString(text)) => parse(&text).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn parses_go_syntax() {
+        let cases: &[(&str, Duration)] = &[
+            ("0", Duration::ZERO),
+            ("+0", Duration::ZERO),
+            ("-0", Duration::ZERO),
+            ("0s", Duration::ZERO),
+            ("5m0s", Duration::from_secs(300)),
+            ("1h30m", Duration::from_secs(5400)),
+            ("12h0m0s", Duration::from_secs(43200)),
+            ("1.5s", ms(1500)),
+            (".5s", ms(500)),
+            ("1.s", Duration::from_secs(1)),
+            ("300ms", ms(300)),
+            ("10us", Duration::from_micros(10)),
+            ("10\u{b5}s", Duration::from_micros(10)),
+            ("10\u{3bc}s", Duration::from_micros(10)),
+            ("7ns", Duration::from_nanos(7)),
+            ("1h1m1s1ms1us1ns", Duration::from_nanos(3_661_001_001_001)),
+            ("2h45m", Duration::from_secs(9900)),
+            ("0.1h", Duration::from_secs(360)),
+            ("+15s", Duration::from_secs(15)),
+            (
+                "9223372036854775807ns",
+                Duration::from_nanos(i64::MAX as u64),
+            ),
+            ("0.100000000000000000000h", Duration::from_secs(360)),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse(input).as_ref(), Ok(want), "{input}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_go_rejects_and_negatives() {
+        let cases: &[(&str, &str)] = &[
+            ("", "empty duration"),
+            ("-", "empty duration"),
+            ("3", "missing unit"),
+            ("s", "expected a number"),
+            (".s", "expected a number"),
+            ("15x", "unknown unit \"x\""),
+            ("1d", "unknown unit \"d\""),
+            ("1S", "unknown unit \"S\""),
+            ("1 s", "unknown unit \" s\""),
+            ("-5s", "must not be negative"),
+            ("9223372036854775808ns", "overflows"),
+            ("9223372036854775807ns1ns", "overflows"),
+            ("3000000h", "overflows"),
+        ];
+        for (input, reason) in cases {
+            let err = parse(input).expect_err(input).to_string();
+            assert!(err.contains(reason), "{input}: {err}");
+            assert!(
+                err.starts_with(&format!("invalid duration {input:?}")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn formats_like_go_duration_string() {
+        let cases: &[(Duration, &str)] = &[
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(1), "1ns"),
+            (Duration::from_nanos(1100), "1.1\u{b5}s"),
+            (ms(300), "300ms"),
+            (Duration::from_micros(2200), "2.2ms"),
+            (ms(1500), "1.5s"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_secs(15), "15s"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_secs(300), "5m0s"),
+            (Duration::from_secs(5400), "1h30m0s"),
+            (Duration::from_secs(43200), "12h0m0s"),
+            (Duration::from_nanos(3_661_001_001_001), "1h1m1.001001001s"),
+            (
+                Duration::from_nanos(i64::MAX as u64),
+                "2562047h47m16.854775807s",
+            ),
+            (Duration::MAX, "2562047h47m16.854775807s"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(&format(*d), want, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn format_then_parse_round_trips() {
+        for nanos in [1, 999, 1_000, 1_500_000, 2_000_000_000, 3_600_000_000_001] {
+            let d = Duration::from_nanos(nanos);
+            assert_eq!(parse(&format(d)), Ok(d), "{nanos}ns");
+        }
+    }
+
+    #[test]
+    fn serde_helpers_use_go_strings() {
+        #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct Holder {
+            #[serde(with = "go_string")]
+            period: Duration,
+        }
+        let json = serde_json::to_string(&Holder {
+            period: Duration::from_secs(300),
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"period":"5m0s"}"#);
+        let back: Holder = serde_json::from_str(r#"{"period":"1h30m"}"#).unwrap();
+        assert_eq!(back.period, Duration::from_secs(5400));
+        assert!(serde_json::from_str::<Holder>(r#"{"period":"15x"}"#).is_err());
+    }
+}

@@ -1,0 +1,111 @@
+//! Secondary index functions and the names the caches register them under.
+//!
+//! An index function maps an object to zero or more index values; the cache keeps, per index
+//! name, a map from value to the keys of the objects that produced it (client-go `Indexers` /
+//! `IndexFunc`). Names are constants so that a typo in a controller's `by_index` call is a
+//! compile error rather than an empty result.
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::Resource;
+
+/// Objects by `metadata.namespace` (client-go `cache.NamespaceIndex`).
+pub const INDEX_NAMESPACE: &str = "namespace";
+/// Objects by the UID of their controlling owner (the ownerReference with `controller: true`).
+pub const INDEX_CONTROLLER_UID: &str = "controller-uid";
+/// Pods by `spec.nodeName`.
+pub const INDEX_NODE_NAME: &str = "node-name";
+
+/// Maps an object to its index values. A plain `fn` keeps indexers `Copy` and free of captures.
+pub type IndexFn<K> = fn(&K) -> Vec<String>;
+
+/// `metadata.namespace`, or no value for cluster-scoped objects.
+/// Mirrors client-go `MetaNamespaceIndexFunc` (which would index those under "").
+pub fn namespace_index<K: Resource>(obj: &K) -> Vec<String> {
+    obj.meta()
+        .namespace
+        .iter()
+        .filter(|ns| !ns.is_empty())
+        .cloned()
+        .collect()
+}
+
+/// The UID of the controlling ownerReference, if any. Mirrors `metav1.GetControllerOf`:
+/// only the reference with `controller: true` counts.
+pub fn controller_uid_index<K: Resource>(obj: &K) -> Vec<String> {
+    obj.meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|owner| owner.controller == Some(true))
+        .map(|owner| owner.uid.clone())
+        .into_iter()
+        .collect()
+}
+
+/// `spec.nodeName` of a bound pod; unbound pods have no value.
+pub fn pod_node_name_index(pod: &Pod) -> Vec<String> {
+    pod.spec
+        .as_ref()
+        .and_then(|spec| spec.node_name.as_ref())
+        .filter(|node| !node.is_empty())
+        .cloned()
+        .into_iter()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{Node, PodSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+    fn owner(uid: &str, controller: Option<bool>) -> OwnerReference {
+        OwnerReference {
+            api_version: "apps/v1".into(),
+            kind: "ReplicaSet".into(),
+            name: format!("rs-{uid}"),
+            uid: uid.into(),
+            controller,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn namespace_index_skips_cluster_scoped() {
+        let mut pod = Pod::default();
+        pod.metadata.namespace = Some("ns".into());
+        assert_eq!(namespace_index(&pod), vec!["ns".to_string()]);
+        assert!(namespace_index(&Node::default()).is_empty());
+    }
+
+    #[test]
+    fn controller_uid_index_takes_only_the_controller_reference() {
+        let mut pod = Pod::default();
+        pod.metadata.owner_references = Some(vec![
+            owner("not-controller", None),
+            owner("also-not", Some(false)),
+            owner("the-controller", Some(true)),
+        ]);
+        assert_eq!(
+            controller_uid_index(&pod),
+            vec!["the-controller".to_string()]
+        );
+        pod.metadata.owner_references = Some(vec![owner("x", Some(false))]);
+        assert!(controller_uid_index(&pod).is_empty());
+        pod.metadata.owner_references = None;
+        assert!(controller_uid_index(&pod).is_empty());
+    }
+
+    #[test]
+    fn node_name_index_ignores_unbound_pods() {
+        let mut pod = Pod::default();
+        assert!(pod_node_name_index(&pod).is_empty());
+        pod.spec = Some(PodSpec {
+            node_name: Some(String::new()),
+            ..Default::default()
+        });
+        assert!(pod_node_name_index(&pod).is_empty());
+        pod.spec.as_mut().unwrap().node_name = Some("node-a".into());
+        assert_eq!(pod_node_name_index(&pod), vec!["node-a".to_string()]);
+    }
+}

@@ -1,0 +1,118 @@
+//! Cache keys: `namespace/name`, or `name` for cluster-scoped objects.
+//!
+//! Controllers put these keys, as strings, into their work queues and look the object up again
+//! in a lister when a worker picks the key up. The string form is exactly client-go's
+//! `MetaNamespaceKeyFunc`, so log lines and queue contents read the same as upstream.
+
+use std::fmt;
+use std::str::FromStr;
+
+use kube::Resource;
+
+/// Identity of an object inside one informer's cache.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    /// `None` for cluster-scoped objects.
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// A key string that is not `name` or `namespace/name`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unexpected key format: {0:?}")]
+pub struct InvalidKey(pub String);
+
+impl ObjectKey {
+    pub fn new(namespace: Option<&str>, name: &str) -> Self {
+        Self {
+            namespace: namespace.filter(|ns| !ns.is_empty()).map(str::to_owned),
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn namespaced(namespace: &str, name: &str) -> Self {
+        Self::new(Some(namespace), name)
+    }
+
+    pub fn cluster_scoped(name: &str) -> Self {
+        Self::new(None, name)
+    }
+
+    /// The key of `obj`. Mirrors client-go `MetaNamespaceKeyFunc`: an empty namespace counts as
+    /// cluster-scoped.
+    pub fn from_object<K: Resource>(obj: &K) -> Self {
+        let meta = obj.meta();
+        Self::new(
+            meta.namespace.as_deref(),
+            meta.name.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// Parses `name` or `namespace/name`. Mirrors client-go `SplitMetaNamespaceKey`.
+    pub fn parse(key: &str) -> Result<Self, InvalidKey> {
+        let mut parts = key.split('/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(name), None, None) => Ok(Self::cluster_scoped(name)),
+            (Some(namespace), Some(name), None) => Ok(Self::new(Some(namespace), name)),
+            _ => Err(InvalidKey(key.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(namespace) => write!(f, "{namespace}/{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+impl FromStr for ObjectKey {
+    type Err = InvalidKey;
+
+    fn from_str(key: &str) -> Result<Self, Self::Err> {
+        Self::parse(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{Node, Pod};
+
+    #[test]
+    fn display_matches_meta_namespace_key_func() {
+        assert_eq!(ObjectKey::namespaced("ns", "p").to_string(), "ns/p");
+        assert_eq!(ObjectKey::cluster_scoped("node-1").to_string(), "node-1");
+        assert_eq!(ObjectKey::new(Some(""), "n").to_string(), "n");
+    }
+
+    #[test]
+    fn parse_round_trips_and_rejects_extra_slashes() {
+        for key in ["ns/p", "node-1"] {
+            assert_eq!(ObjectKey::parse(key).unwrap().to_string(), key);
+        }
+        assert_eq!(
+            "ns/p".parse::<ObjectKey>().unwrap(),
+            ObjectKey::namespaced("ns", "p")
+        );
+        assert_eq!(ObjectKey::parse("a/b/c"), Err(InvalidKey("a/b/c".into())));
+        // client-go treats "/name" as a cluster-scoped name.
+        assert_eq!(
+            ObjectKey::parse("/n").unwrap(),
+            ObjectKey::cluster_scoped("n")
+        );
+    }
+
+    #[test]
+    fn from_object_uses_namespace_when_present() {
+        let mut pod = Pod::default();
+        pod.metadata.name = Some("p".into());
+        pod.metadata.namespace = Some("ns".into());
+        assert_eq!(ObjectKey::from_object(&pod).to_string(), "ns/p");
+        let mut node = Node::default();
+        node.metadata.name = Some("n1".into());
+        assert_eq!(ObjectKey::from_object(&node).to_string(), "n1");
+    }
+}

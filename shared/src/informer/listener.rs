@@ -1,0 +1,183 @@
+//! One registered handler: its unbounded delta queue, the task that drains it, and its resync
+//! schedule. Mirrors client-go's `processorListener`.
+//!
+//! The informer's dispatcher only pushes into the queue, which never blocks, so a slow handler
+//! cannot stall the watch or its sibling handlers. Each handler still sees deltas strictly in
+//! watch order because one task drains its queue sequentially.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+use super::delta::{Delta, Handler};
+
+/// client-go `minimumResyncPeriod`: shorter non-zero handler resync periods are raised to it.
+pub const MIN_HANDLER_RESYNC: Duration = Duration::from_secs(1);
+
+/// Identifies a registered handler, for `Informer::remove_handler`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HandlerId(pub(crate) u64);
+
+/// Deltas queued for, or being run by, any handler of one informer. Lets tests (and a graceful
+/// shutdown) wait until every handler has caught up with what was dispatched so far.
+#[derive(Default)]
+pub(crate) struct Backlog {
+    pending: AtomicUsize,
+    drained: Notify,
+}
+
+impl Backlog {
+    fn push(&self) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn pop(&self) {
+        if self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.drained.notify_waiters();
+        }
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.load(Ordering::SeqCst)
+    }
+
+    pub(crate) async fn wait_drained(&self) {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            // Register before checking, so a drain between the check and the await is not missed.
+            drained.as_mut().enable();
+            if self.pending() == 0 {
+                return;
+            }
+            drained.await;
+        }
+    }
+}
+
+pub(crate) struct Listener<K> {
+    pub(crate) id: HandlerId,
+    queue: mpsc::UnboundedSender<Delta<K>>,
+    /// `None`: this handler never resyncs.
+    resync_period: Option<Duration>,
+    next_resync: Option<Instant>,
+}
+
+impl<K: Send + Sync + 'static> Listener<K> {
+    /// Starts the handler's task. Must be called within a Tokio runtime.
+    pub(crate) fn spawn(
+        id: HandlerId,
+        handler: impl Handler<K>,
+        resync_period: Duration,
+        backlog: Arc<Backlog>,
+        kind: String,
+    ) -> Self {
+        let (queue, mut deltas) = mpsc::unbounded_channel::<Delta<K>>();
+        tokio::spawn(async move {
+            while let Some(delta) = deltas.recv().await {
+                // A panicking handler must not take the queue down with it: later deltas would be
+                // lost silently. client-go crashes the process instead; we log and carry on.
+                if catch_unwind(AssertUnwindSafe(|| handler.on_delta(&delta))).is_err() {
+                    tracing::error!(kind = %kind, handler = id.0, "informer event handler panicked");
+                }
+                backlog.pop();
+            }
+        });
+        let resync_period =
+            (!resync_period.is_zero()).then(|| resync_period.max(MIN_HANDLER_RESYNC));
+        Self {
+            id,
+            queue,
+            resync_period,
+            next_resync: resync_period.map(|period| Instant::now() + period),
+        }
+    }
+
+    /// Queues a delta for the handler; never blocks.
+    pub(crate) fn send(&self, delta: Delta<K>, backlog: &Backlog) {
+        backlog.push();
+        if self.queue.send(delta).is_err() {
+            // The task is gone (runtime shutting down); nobody will pop this entry.
+            backlog.pop();
+        }
+    }
+
+    pub(crate) fn next_resync(&self) -> Option<Instant> {
+        self.next_resync
+    }
+
+    pub(crate) fn resync_due(&self, now: Instant) -> bool {
+        self.next_resync.is_some_and(|at| at <= now)
+    }
+
+    pub(crate) fn schedule_next_resync(&mut self, now: Instant) {
+        self.next_resync = self.resync_period.map(|period| now + period);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Pod;
+
+    fn added() -> Delta<Pod> {
+        Delta::Added {
+            obj: Arc::new(Pod::default()),
+            initial_list: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn panicking_handler_keeps_receiving_and_backlog_drains() {
+        let backlog = Arc::new(Backlog::default());
+        let seen = Arc::new(AtomicUsize::new(0));
+        let seen_in_handler = Arc::clone(&seen);
+        let listener = Listener::spawn(
+            HandlerId(1),
+            move |_: &Delta<Pod>| {
+                if seen_in_handler.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("first delta blows up (expected in this test)");
+                }
+            },
+            Duration::ZERO,
+            Arc::clone(&backlog),
+            "Pod".into(),
+        );
+        for _ in 0..3 {
+            listener.send(added(), &backlog);
+        }
+        backlog.wait_drained().await;
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
+        assert_eq!(backlog.pending(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resync_period_is_clamped_and_zero_disables() {
+        let backlog = Arc::new(Backlog::default());
+        let none = Listener::<Pod>::spawn(
+            HandlerId(1),
+            |_: &Delta<Pod>| {},
+            Duration::ZERO,
+            Arc::clone(&backlog),
+            "Pod".into(),
+        );
+        assert_eq!(none.next_resync(), None);
+        let start = Instant::now();
+        let mut short = Listener::<Pod>::spawn(
+            HandlerId(2),
+            |_: &Delta<Pod>| {},
+            Duration::from_millis(10),
+            backlog,
+            "Pod".into(),
+        );
+        assert_eq!(short.next_resync(), Some(start + MIN_HANDLER_RESYNC));
+        assert!(!short.resync_due(start));
+        assert!(short.resync_due(start + MIN_HANDLER_RESYNC));
+        short.schedule_next_resync(start + Duration::from_secs(5));
+        assert_eq!(short.next_resync(), Some(start + Duration::from_secs(6)));
+    }
+}

@@ -1,0 +1,465 @@
+//! One shared informer: a watch of one resource type feeding an indexed cache and fanning the
+//! changes out to any number of handlers (client-go `sharedIndexInformer`).
+//!
+//! Data flow: watch stream → [`Informer::process_event`] (strip managedFields, update the cache
+//! under its write lock, compute the deltas) → every handler's queue, in watch order.
+//!
+//! Locking: the *dispatch lock* (`Informer::dispatch`) serialises everything that sends deltas
+//! (watch events, resync, the replay of a late handler) and is held from the cache update until
+//! the deltas are queued. The cache's own `RwLock` is taken only for the update itself, so
+//! listers never wait on handler queues. Because a late handler's replay snapshot and its
+//! registration happen under the dispatch lock, it sees every object exactly once: either in
+//! the replay or through a later delta, never both and never neither.
+//!
+//! Lifecycle: an informer can be started with its own `CancellationToken`, stopped by
+//! cancelling it, and started again; the cache survives a stop, and the relist after a restart
+//! emits tombstones for what vanished meanwhile. This is what per-controller leader election
+//! will need (watch a type only while some controller that uses it leads).
+
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event, watcher};
+use kube::{Api, Resource};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::cache::{Cache, Listing};
+use super::delta::{Delta, Handler};
+use super::key::ObjectKey;
+use super::kind::InformerType;
+use super::listener::{Backlog, HandlerId, Listener};
+use super::lister::Lister;
+use super::stats::{Counters, InformerStats};
+
+/// The list+watch stream an informer consumes: kube's `watcher` in production, any stream of
+/// watcher events in tests.
+pub type WatchStream<K> = BoxStream<'static, Result<Event<K>, watcher::Error>>;
+
+type WatchSource<K> = Box<dyn Fn() -> WatchStream<K> + Send + Sync>;
+
+/// Consecutive watch errors after which they are logged at `warn` even if not a 403. With the
+/// default backoff (0.8 s doubling) that is roughly ten seconds of failing.
+const PERSISTENT_WATCH_ERRORS: u32 = 5;
+
+pub struct Informer<K: InformerType> {
+    kind: String,
+    cache: Arc<RwLock<Cache<K>>>,
+    dispatch: Mutex<Dispatch<K>>,
+    backlog: Arc<Backlog>,
+    synced: watch::Sender<bool>,
+    default_resync: Duration,
+    /// Wakes the run loop when a handler's resync deadline may have moved earlier.
+    resync_rescheduled: Notify,
+    lifecycle: Mutex<Lifecycle>,
+    /// Held by the run loop for its whole life: a restart waits for the previous loop to finish,
+    /// so two loops never interleave their events.
+    run_permit: tokio::sync::Mutex<()>,
+    /// `None` for a detached informer that is fed only through `process_event`/`run_stream`.
+    source: Option<WatchSource<K>>,
+    counters: Counters,
+}
+
+struct Dispatch<K> {
+    listeners: Vec<Listener<K>>,
+    list: ListState<K>,
+    next_handler_id: u64,
+}
+
+/// Where the informer is in kube's watcher protocol.
+enum ListState<K> {
+    /// Between lists: `Apply`/`Delete` update the cache directly.
+    Watching,
+    /// Between `Init` and `InitDone`: the new list is buffered, the cache still serves the old one.
+    Listing(Listing<K>),
+}
+
+enum Lifecycle {
+    Stopped,
+    /// A loop task exists. `generation` tells a finishing task whether a newer start has
+    /// superseded it; a cancelled `cancel` means the loop is on its way out.
+    Running {
+        generation: u64,
+        cancel: CancellationToken,
+    },
+}
+
+/// Drops managedFields before an object reaches the cache or a handler: KCM's `trim` transform.
+/// They are large and no controller reads them.
+pub fn strip_managed_fields<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+}
+
+impl<K: InformerType> Informer<K> {
+    /// An informer that opens `source()` each time it is started.
+    /// `default_resync` applies to handlers added without their own period; zero disables it.
+    pub fn new(
+        source: impl Fn() -> WatchStream<K> + Send + Sync + 'static,
+        default_resync: Duration,
+    ) -> Self {
+        Self::build(Some(Box::new(source)), default_resync)
+    }
+
+    /// An informer over kube's `watcher` for every object of `api`, with kube's default backoff
+    /// (client-go's reflector numbers: 800 ms doubling to 30 s, reset after 2 min).
+    pub fn for_api(api: Api<K>, default_resync: Duration) -> Self {
+        Self::new(
+            move || {
+                watcher(api.clone(), watcher::Config::default())
+                    .default_backoff()
+                    .boxed()
+            },
+            default_resync,
+        )
+    }
+
+    /// An informer without a watch of its own, fed by [`process_event`](Self::process_event) or
+    /// [`run_stream`](Self::run_stream): for tests of code that consumes informers.
+    pub fn detached(default_resync: Duration) -> Self {
+        Self::build(None, default_resync)
+    }
+
+    fn build(source: Option<WatchSource<K>>, default_resync: Duration) -> Self {
+        Self {
+            kind: K::kind(&()).into_owned(),
+            cache: Arc::new(RwLock::new(Cache::new(K::indexers()))),
+            dispatch: Mutex::new(Dispatch {
+                listeners: Vec::new(),
+                list: ListState::Watching,
+                next_handler_id: 0,
+            }),
+            backlog: Arc::new(Backlog::default()),
+            synced: watch::channel(false).0,
+            default_resync,
+            resync_rescheduled: Notify::new(),
+            lifecycle: Mutex::new(Lifecycle::Stopped),
+            run_permit: tokio::sync::Mutex::new(()),
+            source,
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    pub fn default_resync(&self) -> Duration {
+        self.default_resync
+    }
+
+    pub fn lister(&self) -> Lister<K> {
+        Lister::new(Arc::clone(&self.cache))
+    }
+
+    pub fn stats(&self) -> InformerStats {
+        self.counters.snapshot()
+    }
+
+    /// True once the first complete list has been cached and dispatched. Stays true across
+    /// relists and restarts, like client-go's `HasSynced`.
+    pub fn has_synced(&self) -> bool {
+        *self.synced.borrow()
+    }
+
+    pub async fn wait_synced(&self) {
+        let mut synced = self.synced.subscribe();
+        // The sender lives in `self`, so this cannot fail while we borrow `self`.
+        let _ = synced.wait_for(|synced| *synced).await;
+    }
+
+    pub(crate) fn synced_receiver(&self) -> watch::Receiver<bool> {
+        self.synced.subscribe()
+    }
+
+    /// Registers a handler with the informer's default resync period. Must be called within a
+    /// Tokio runtime (the handler gets its own task). If the cache already holds objects, the
+    /// handler first receives each of them as `Added { initial_list: true }`.
+    pub fn add_handler(&self, handler: impl Handler<K>) -> HandlerId {
+        self.add_handler_with_resync(handler, self.default_resync)
+    }
+
+    /// Registers a handler that is re-sent every cached object as `Updated{o,o}` every `resync`
+    /// (zero: never; below one second: one second). client-go `AddEventHandlerWithResyncPeriod`,
+    /// except that the period is honoured exactly rather than rounded to the informer's
+    /// resync check period.
+    pub fn add_handler_with_resync(&self, handler: impl Handler<K>, resync: Duration) -> HandlerId {
+        let mut dispatch = self.dispatch.lock();
+        let id = HandlerId(dispatch.next_handler_id);
+        dispatch.next_handler_id += 1;
+        let listener = Listener::spawn(
+            id,
+            handler,
+            resync,
+            Arc::clone(&self.backlog),
+            self.kind.clone(),
+        );
+        let mut snapshot: Vec<Arc<K>> = self.cache.read().values().cloned().collect();
+        snapshot.sort_by_cached_key(|obj| ObjectKey::from_object(obj.as_ref()));
+        for obj in snapshot {
+            let replay = Delta::Added {
+                obj,
+                initial_list: true,
+            };
+            listener.send(replay, &self.backlog);
+        }
+        dispatch.listeners.push(listener);
+        drop(dispatch);
+        self.resync_rescheduled.notify_one();
+        id
+    }
+
+    /// Unregisters a handler; deltas already queued for it are still delivered.
+    pub fn remove_handler(&self, id: HandlerId) -> bool {
+        let mut dispatch = self.dispatch.lock();
+        let before = dispatch.listeners.len();
+        dispatch.listeners.retain(|listener| listener.id != id);
+        before != dispatch.listeners.len()
+    }
+
+    pub fn handler_count(&self) -> usize {
+        self.dispatch.lock().listeners.len()
+    }
+
+    /// Waits until every handler has run every delta dispatched so far.
+    pub async fn wait_handlers_idle(&self) {
+        self.backlog.wait_drained().await;
+    }
+
+    /// True while a loop started by [`start`](Self::start) exists (including one whose token
+    /// was cancelled but that has not exited yet).
+    pub fn is_running(&self) -> bool {
+        matches!(*self.lifecycle.lock(), Lifecycle::Running { .. })
+    }
+
+    /// Spawns the run loop on a fresh watch stream, unless a loop is running with a token that
+    /// is not cancelled. The loop stops when `cancel` fires (or the stream ends). Starting
+    /// again right after a cancel is fine: the new loop waits for the old one to exit.
+    /// Returns whether a loop was started. A detached informer never starts.
+    pub fn start(self: &Arc<Self>, cancel: CancellationToken) -> bool {
+        let Some(source) = &self.source else {
+            tracing::warn!(kind = %self.kind, "detached informer has no watch to start");
+            return false;
+        };
+        let generation = {
+            let mut lifecycle = self.lifecycle.lock();
+            if let Lifecycle::Running { cancel, .. } = &*lifecycle
+                && !cancel.is_cancelled()
+            {
+                return false;
+            }
+            let generation = self.counters.started();
+            *lifecycle = Lifecycle::Running {
+                generation,
+                cancel: cancel.clone(),
+            };
+            generation
+        };
+        let stream = source();
+        let informer = Arc::clone(self);
+        tokio::spawn(async move {
+            let _stopped = MarkStoppedOnDrop {
+                lifecycle: &informer.lifecycle,
+                generation,
+            };
+            informer.run_stream(stream, &cancel).await;
+        });
+        true
+    }
+
+    /// The run loop: consumes `stream` until it ends or `cancel` fires, processing each event
+    /// and running handler resyncs when due. `start` calls this with the informer's own watch;
+    /// tests call it directly with a scripted stream. Concurrent calls run one after another.
+    pub async fn run_stream<S>(&self, stream: S, cancel: &CancellationToken)
+    where
+        S: Stream<Item = Result<Event<K>, watcher::Error>>,
+    {
+        let _permit = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            permit = self.run_permit.lock() => permit,
+        };
+        // A previous loop cancelled mid-list leaves a partial buffer; the new watch lists afresh.
+        self.dispatch.lock().list = ListState::Watching;
+        let mut stream = pin!(stream);
+        let mut consecutive_errors: u32 = 0;
+        tracing::debug!(kind = %self.kind, "informer watch started");
+        loop {
+            let resync_at = self.next_resync();
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                () = sleep_until(resync_at) => self.resync(Instant::now()),
+                () = self.resync_rescheduled.notified() => {}
+                item = stream.next() => match item {
+                    Some(Ok(event)) => {
+                        consecutive_errors = 0;
+                        self.process_event(event);
+                    }
+                    Some(Err(err)) => {
+                        consecutive_errors = consecutive_errors.saturating_add(1);
+                        self.counters.watch_error();
+                        log_watch_error(&self.kind, &err, consecutive_errors);
+                    }
+                    None => break,
+                },
+            }
+        }
+        tracing::debug!(kind = %self.kind, "informer watch stopped");
+    }
+
+    /// Applies one watch event to the cache and dispatches the resulting deltas. Public so that
+    /// tests of consumers can script an informer without a stream.
+    pub fn process_event(&self, event: Event<K>) {
+        let event = event.modify(strip_managed_fields);
+        self.counters.watch_event();
+        let mut dispatch = self.dispatch.lock();
+        let mut completes_first_list = false;
+        let deltas = match event {
+            Event::Init => {
+                dispatch.list = ListState::Listing(Listing::default());
+                return;
+            }
+            Event::InitApply(obj) => {
+                match &mut dispatch.list {
+                    ListState::Listing(listing) => listing.push(Arc::new(obj)),
+                    ListState::Watching => {
+                        tracing::debug!(kind = %self.kind, "list item without Init; starting a list");
+                        let mut listing = Listing::default();
+                        listing.push(Arc::new(obj));
+                        dispatch.list = ListState::Listing(listing);
+                    }
+                }
+                return;
+            }
+            Event::InitDone => {
+                let ListState::Listing(listing) =
+                    std::mem::replace(&mut dispatch.list, ListState::Watching)
+                else {
+                    tracing::warn!(kind = %self.kind, "list end without Init; ignored");
+                    return;
+                };
+                completes_first_list = !self.has_synced();
+                self.counters.listed();
+                self.cache.write().replace(listing, completes_first_list)
+            }
+            Event::Apply(obj) => {
+                let new = Arc::new(obj);
+                let old = self.cache.write().upsert(Arc::clone(&new));
+                vec![match old {
+                    Some(old) => Delta::Updated { old, new },
+                    None => Delta::Added {
+                        obj: new,
+                        initial_list: false,
+                    },
+                }]
+            }
+            Event::Delete(obj) => {
+                // Like client-go, the delete is delivered even for a key that was not cached.
+                self.cache.write().remove(&ObjectKey::from_object(&obj));
+                vec![Delta::Deleted {
+                    obj: Arc::new(obj),
+                    final_state_unknown: false,
+                }]
+            }
+        };
+        self.counters.emitted(&deltas);
+        for listener in &dispatch.listeners {
+            for delta in &deltas {
+                listener.send(delta.clone(), &self.backlog);
+            }
+        }
+        if completes_first_list {
+            self.synced.send_replace(true);
+            tracing::debug!(kind = %self.kind, objects = deltas.len(), "informer synced");
+        }
+    }
+
+    fn next_resync(&self) -> Option<Instant> {
+        let dispatch = self.dispatch.lock();
+        dispatch
+            .listeners
+            .iter()
+            .filter_map(Listener::next_resync)
+            .min()
+    }
+
+    /// Re-sends every cached object as `Updated{o,o}` to each handler whose resync is due.
+    fn resync(&self, now: Instant) {
+        let mut dispatch = self.dispatch.lock();
+        if !dispatch.listeners.iter().any(|l| l.resync_due(now)) {
+            return;
+        }
+        let objects: Vec<Arc<K>> = self.cache.read().values().cloned().collect();
+        let mut resynced = 0;
+        for listener in dispatch.listeners.iter_mut() {
+            if !listener.resync_due(now) {
+                continue;
+            }
+            for obj in &objects {
+                let delta = Delta::Updated {
+                    old: Arc::clone(obj),
+                    new: Arc::clone(obj),
+                };
+                listener.send(delta, &self.backlog);
+            }
+            resynced += objects.len() as u64;
+            listener.schedule_next_resync(now);
+        }
+        self.counters.resynced(resynced);
+    }
+}
+
+/// Marks the informer stopped when its loop task ends (even by panic), unless a newer start
+/// has already taken over.
+struct MarkStoppedOnDrop<'a> {
+    lifecycle: &'a Mutex<Lifecycle>,
+    generation: u64,
+}
+
+impl Drop for MarkStoppedOnDrop<'_> {
+    fn drop(&mut self) {
+        let mut lifecycle = self.lifecycle.lock();
+        if matches!(*lifecycle, Lifecycle::Running { generation, .. } if generation == self.generation)
+        {
+            *lifecycle = Lifecycle::Stopped;
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn is_forbidden(err: &watcher::Error) -> bool {
+    let api_code = |err: &kube::Error| match err {
+        kube::Error::Api(status) => status.code,
+        _ => 0,
+    };
+    let code = match err {
+        watcher::Error::InitialListFailed(err)
+        | watcher::Error::WatchStartFailed(err)
+        | watcher::Error::WatchFailed(err) => api_code(err),
+        watcher::Error::WatchError(status) => status.code,
+        watcher::Error::NoResourceVersion => 0,
+    };
+    code == 403
+}
+
+/// A 403 needs an operator (RBAC), and a long run of failures deserves attention; a single
+/// failure is routine (apiserver restart, connection reset) and retried with backoff.
+fn log_watch_error(kind: &str, err: &watcher::Error, consecutive: u32) {
+    if is_forbidden(err) || consecutive >= PERSISTENT_WATCH_ERRORS {
+        tracing::warn!(kind, consecutive, error = %err, "watch failed; retrying with backoff");
+    } else {
+        tracing::debug!(kind, consecutive, error = %err, "watch failed; retrying with backoff");
+    }
+}
