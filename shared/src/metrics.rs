@@ -5,9 +5,12 @@
 //! the process collector (CPU, memory, file descriptors), the worker panic counter and
 //! `running_managed_controllers`, and renders everything for `/metrics`.
 
-use std::sync::{LazyLock, Once};
+use std::sync::LazyLock;
 
-use prometheus::{Encoder, IntCounterVec, IntGaugeVec, TextEncoder, register_int_counter_vec, register_int_gauge_vec};
+use prometheus::{
+    Encoder, IntCounterVec, IntGaugeVec, TextEncoder, register_int_counter_vec,
+    register_int_gauge_vec,
+};
 
 /// Panics caught in controller workers, by controller; the worker restarts after each.
 pub static WORKER_PANICS: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -29,21 +32,6 @@ pub static RUNNING_CONTROLLERS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     .expect("running_managed_controllers registers once")
 });
 
-static PROCESS_COLLECTOR: Once = Once::new();
-
-/// Registers the process collector (`process_cpu_seconds_total`, `process_resident_memory_bytes`, ...).
-pub fn register_process_metrics() {
-    PROCESS_COLLECTOR.call_once(|| {
-        #[cfg(target_os = "linux")]
-        {
-            let collector = prometheus::process_collector::ProcessCollector::for_self();
-            if let Err(error) = prometheus::register(Box::new(collector)) {
-                tracing::warn!(%error, "process metrics unavailable");
-            }
-        }
-    });
-}
-
 /// Renders every registered metric in the Prometheus text format.
 pub fn render() -> String {
     // Touch the process-wide families so they appear even before their first sample.
@@ -63,10 +51,12 @@ mod tests {
 
     #[test]
     fn render_includes_panic_counter_and_process_metrics() {
-        register_process_metrics();
         WORKER_PANICS.with_label_values(&["metrics-test"]).inc();
         let text = render();
-        assert!(text.contains("kcm_controller_worker_panics_total{controller=\"metrics-test\"} 1"), "{text}");
+        assert!(
+            text.contains("kcm_controller_worker_panics_total{controller=\"metrics-test\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("process_resident_memory_bytes"), "{text}");
     }
 }

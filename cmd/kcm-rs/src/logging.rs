@@ -4,20 +4,16 @@
 //! adds debug (upstream logs most per-object work at V(2)-V(4)), `-v 5` and more adds trace.
 //! `RUST_LOG`, when set, overrides the mapping for finer control.
 
-use std::fmt;
+use std::{fmt, io::IsTerminal};
 
 use tracing::{Event, Level, Subscriber};
+
+use crate::options::flags::LoggingFormat;
 use tracing_subscriber::{
     EnvFilter,
     fmt::{FmtContext, FormatEvent, FormatFields, format::Writer},
     registry::LookupSpan,
 };
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
 
 /// The tracing filter for a klog verbosity.
 pub fn level_for_verbosity(verbosity: u32) -> Level {
@@ -29,7 +25,7 @@ pub fn level_for_verbosity(verbosity: u32) -> Level {
 }
 
 /// Installs the global subscriber; a second call is a no-op (tests).
-pub fn init(format: LogFormat, verbosity: u32) {
+pub fn init(format: LoggingFormat, verbosity: u32) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         let level = level_for_verbosity(verbosity);
         // Our crates at the chosen level; dependencies one step quieter so -v 4 stays readable.
@@ -44,10 +40,11 @@ pub fn init(format: LogFormat, verbosity: u32) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = match format {
-        LogFormat::Text => builder.event_format(KlogFormat).try_init(),
-        LogFormat::Json => builder
+        LoggingFormat::Text => builder.event_format(KlogFormat).try_init(),
+        LoggingFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(false)

@@ -1,6 +1,41 @@
-#![allow(dead_code)]
+//! kcm-rs: a kube-controller-manager-style process for the workload controllers.
+//!
+//! `main` only wires things together, in upstream's order: parse flags and the config file, set
+//! up logging, build the API clients, start serving (so standbys answer probes too), then either
+//! run the controllers at once (`--leader-elect=false`) or only while holding the Lease.
+
 mod logging;
+mod manager;
 mod options;
+mod process;
 mod serve;
 
-fn main() {}
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let loaded = match options::load(std::env::args_os()) {
+        Ok(loaded) => loaded,
+        Err(error) => error.exit(),
+    };
+    logging::init(
+        loaded.config.process.logging_format,
+        loaded.config.process.verbosity,
+    );
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(process::run(loaded));
+    // Background tasks (watches, event writes) must not hold the exit hostage.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    ExitCode::from(code)
+}

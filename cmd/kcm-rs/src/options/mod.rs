@@ -89,11 +89,11 @@ impl OptionsError {
         use std::io::Write;
         // Nothing useful can be done if the terminal is gone; the exit code still tells.
         if self.is_informational() {
-            let _ = std::io::stdout().write_all(self.message.as_bytes());
+            let _ = std::io::stdout().write_all(self.message().as_bytes());
         } else {
-            let _ = std::io::stderr().write_all(self.message.as_bytes());
+            let _ = std::io::stderr().write_all(self.message().as_bytes());
         }
-        std::process::exit(self.exit_code)
+        std::process::exit(self.exit_code())
     }
 }
 

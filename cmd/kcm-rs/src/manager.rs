@@ -1,0 +1,251 @@
+//! Running the enabled controllers: upstream's `run(ctx, descriptors)` and `RunControllers`.
+//!
+//! Order matters and follows upstream: wait for a healthy apiserver, build every enabled
+//! controller (constructors only register informers and handlers), start the informer factory
+//! once all of them have registered, then run each controller in its own task after its start
+//! jitter. On cancellation the controllers stop taking work and their in-flight syncs get up to
+//! `--controller-shutdown-timeout` to finish.
+
+use std::{sync::Arc, time::Duration};
+
+use kcm_controllers::{
+    context::{ControllerContext, ControllerSettings},
+    names::ControllerId,
+    registry::{self, Controller},
+};
+use kcm_shared::{
+    client::ClientFactory,
+    events::{self, EventRecorder},
+    health::HealthChecks,
+    informer::SharedInformerFactory,
+    metrics::RUNNING_CONTROLLERS,
+};
+use rand::Rng;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::options::KcmConfig;
+
+/// The `manager` label of `running_managed_controllers`, as upstream.
+const MANAGER_NAME: &str = "kube-controller-manager";
+/// How long to wait for `/healthz` of the apiserver before giving up (`WaitForAPIServer`).
+const APISERVER_WAIT: Duration = Duration::from_secs(10);
+
+/// What the controllers need from the process.
+#[derive(Clone)]
+pub struct ControllerSetup {
+    pub config: Arc<KcmConfig>,
+    pub enabled: Vec<ControllerId>,
+    pub clients: ClientFactory,
+    pub checks: HealthChecks,
+    pub events: EventRecorder,
+    /// Appended to health checks and logs when several sets run side by side (per-controller leases).
+    pub label: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("failed to wait for apiserver being healthy: {0}")]
+    ApiserverUnhealthy(String),
+    #[error(transparent)]
+    Client(#[from] kcm_shared::client::ClientError),
+    #[error(transparent)]
+    Build(#[from] registry::BuildError),
+}
+
+/// How a run of the controllers ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every controller returned within the shutdown timeout.
+    Drained,
+    /// Some controllers were still busy when the timeout ran out.
+    TimedOut,
+}
+
+/// The controller settings the controllers crate reads, from the effective configuration.
+pub fn controller_settings(config: &KcmConfig) -> ControllerSettings {
+    let c = &config.component;
+    let workers = |n: i32| usize::try_from(n).unwrap_or(0);
+    ControllerSettings {
+        concurrent_deployment_syncs: workers(c.deployment_controller.concurrent_deployment_syncs),
+        concurrent_endpoint_syncs: workers(c.endpoint_controller.concurrent_endpoint_syncs),
+        endpoint_updates_batch_period: c.endpoint_controller.endpoint_updates_batch_period,
+        concurrent_rc_syncs: workers(c.replication_controller.concurrent_rc_syncs),
+        concurrent_rs_syncs: workers(c.replica_set_controller.concurrent_rs_syncs),
+        terminated_pod_gc_threshold: c.pod_gc_controller.terminated_pod_gc_threshold,
+        namespace_sync_period: c.namespace_controller.namespace_sync_period,
+        concurrent_namespace_syncs: workers(c.namespace_controller.concurrent_namespace_syncs),
+    }
+}
+
+/// Polls the apiserver's `/healthz` once a second for up to ten seconds.
+pub async fn wait_for_apiserver(client: &kube::Client) -> Result<(), RunError> {
+    let deadline = tokio::time::Instant::now() + APISERVER_WAIT;
+    loop {
+        let request = http::Request::get("/healthz").body(Vec::new());
+        let last = match request {
+            Ok(request) => match client.request_text(request).await {
+                Ok(body) if body.trim() == "ok" => return Ok(()),
+                Ok(body) => body,
+                Err(error) => error.to_string(),
+            },
+            Err(error) => error.to_string(),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(RunError::ApiserverUnhealthy(last));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Builds, starts and runs the controllers until `cancel`, then drains them.
+pub async fn run_controllers(
+    setup: ControllerSetup,
+    cancel: CancellationToken,
+) -> Result<Stopped, RunError> {
+    let config = &setup.config;
+    let factory_client = setup.clients.client_for("shared-informers")?;
+    wait_for_apiserver(&factory_client).await?;
+    let factory = Arc::new(SharedInformerFactory::new(
+        factory_client,
+        config.component.generic.min_resync_period,
+    ));
+    let context = ControllerContext {
+        factory: factory.clone(),
+        clients: setup.clients.clone(),
+        settings: Arc::new(controller_settings(config)),
+        events: setup.events.clone(),
+    };
+
+    let mut built: Vec<(&'static str, Arc<dyn Controller>)> = Vec::new();
+    for id in &setup.enabled {
+        let name = id.names().canonical;
+        match registry::descriptor(name) {
+            Some(descriptor) => {
+                built.push((name, (descriptor.build)(&context)?));
+                setup.checks.add_health(name, || Ok(()));
+            }
+            None => tracing::warn!(
+                controller = name,
+                "controller is not implemented in this build; skipping"
+            ),
+        }
+    }
+    let started = factory.start(&cancel);
+    tracing::info!(
+        controllers = built.len(),
+        informers = started,
+        "started informers"
+    );
+    let readiness = factory.clone();
+    let ready_check = format!(
+        "informer-sync{}",
+        setup
+            .label
+            .as_deref()
+            .map(|l| format!("-{l}"))
+            .unwrap_or_default()
+    );
+    setup.checks.add_ready(&ready_check, move || {
+        let pending: Vec<String> = readiness
+            .statuses()
+            .into_iter()
+            .filter(|s| !s.synced)
+            .map(|s| s.kind.to_string())
+            .collect();
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("caches not synced: {}", pending.join(", ")))
+        }
+    });
+
+    let start_interval = config.component.generic.controller_start_interval;
+    let mut running = JoinSet::new();
+    for (name, controller) in built {
+        let cancel = cancel.clone();
+        running.spawn(async move {
+            let jitter = jittered(start_interval);
+            if !jitter.is_zero() {
+                tokio::select! {
+                    _ = cancel.cancelled() => return name,
+                    _ = tokio::time::sleep(jitter) => {}
+                }
+            }
+            tracing::info!(controller = name, "starting controller");
+            RUNNING_CONTROLLERS
+                .with_label_values(&[name, MANAGER_NAME])
+                .set(1);
+            controller.run(cancel).await;
+            RUNNING_CONTROLLERS
+                .with_label_values(&[name, MANAGER_NAME])
+                .set(0);
+            name
+        });
+    }
+
+    cancel.cancelled().await;
+    let timeout = config.process.controller_shutdown_timeout;
+    tracing::info!(?timeout, "stopping controllers");
+    let drain = async { while running.join_next().await.is_some() {} };
+    // Upstream: 0 means wait for ever.
+    if timeout.is_zero() {
+        drain.await;
+        return Ok(Stopped::Drained);
+    }
+    match tokio::time::timeout(timeout, drain).await {
+        Ok(()) => Ok(Stopped::Drained),
+        Err(_) => {
+            tracing::warn!(
+                ?timeout,
+                "controllers did not stop within --controller-shutdown-timeout"
+            );
+            Ok(Stopped::TimedOut)
+        }
+    }
+}
+
+/// `wait.Jitter(interval, 1.0)`: uniform in [interval, 2·interval).
+fn jittered(interval: Duration) -> Duration {
+    if interval.is_zero() {
+        return Duration::ZERO;
+    }
+    interval.mul_f64(1.0 + rand::rng().random::<f64>())
+}
+
+/// The event recorder and its background writer, reporting from `host`.
+pub fn event_pipeline(
+    clients: &ClientFactory,
+    host: &str,
+) -> Result<(EventRecorder, events::EventSink), RunError> {
+    let client = clients.client_for("event-broadcaster")?;
+    Ok(events::channel(client, MANAGER_NAME, host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_in_range() {
+        assert_eq!(jittered(Duration::ZERO), Duration::ZERO);
+        for _ in 0..100 {
+            let j = jittered(Duration::from_secs(2));
+            assert!(
+                j >= Duration::from_secs(2) && j < Duration::from_secs(4),
+                "{j:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_follow_the_config() {
+        let mut config = KcmConfig::default();
+        config.component.replica_set_controller.concurrent_rs_syncs = 7;
+        config.component.namespace_controller.namespace_sync_period = Duration::from_secs(60);
+        let settings = controller_settings(&config);
+        assert_eq!(settings.concurrent_rs_syncs, 7);
+        assert_eq!(settings.namespace_sync_period, Duration::from_secs(60));
+        assert_eq!(settings.concurrent_deployment_syncs, 5);
+    }
+}

@@ -1,0 +1,178 @@
+//! The process lifecycle: clients, serving port, signals, and when the controllers run.
+//!
+//! Exit codes: 0 after a clean shutdown on SIGTERM/SIGINT, 1 when leadership is lost (as
+//! upstream, so the kubelet restarts us as a fresh candidate) or the process cannot start, 2 for
+//! bad flags or configuration (from [`crate::options`]). A second signal exits at once.
+
+use std::sync::Arc;
+
+use kcm_shared::{
+    client::{ClientFactory, RateLimits},
+    health::HealthChecks,
+};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    manager::{self, ControllerSetup, Stopped},
+    options::Loaded,
+    serve::{self, ServingOptions, ServingState},
+};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Runs the process to completion and returns its exit code.
+pub async fn run(loaded: Loaded) -> u8 {
+    let config = Arc::new(loaded.config);
+    tracing::info!(version = VERSION, "starting kcm-rs");
+
+    let kube_config =
+        match kube_config(&config.process.kubeconfig, config.process.master.as_deref()).await {
+            Ok(c) => c,
+            Err(message) => {
+                tracing::error!("{message}");
+                return 1;
+            }
+        };
+    let limits = RateLimits {
+        qps: config.component.generic.client_connection.qps,
+        burst: config.component.generic.client_connection.burst,
+    };
+    let clients = ClientFactory::new(kube_config, limits, VERSION);
+    let checks = HealthChecks::new();
+    let shutdown = CancellationToken::new();
+    let serving = CancellationToken::new();
+
+    if config.process.secure_port != 0 {
+        let options = ServingOptions {
+            bind_address: config.process.bind_address.to_string(),
+            port: config.process.secure_port,
+            cert_file: config.process.tls_cert_file.clone(),
+            key_file: config.process.tls_private_key_file.clone(),
+        };
+        let configz = serde_json::to_string(&config.configz()).unwrap_or_else(|_| "{}".into());
+        let state = ServingState {
+            checks: checks.clone(),
+            configz: Arc::new(configz),
+        };
+        if let Err(error) = serve::start(&options, state, serving.clone()).await {
+            tracing::error!("{error}");
+            return 1;
+        }
+    }
+
+    let host = hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into());
+    let (recorder, sink) = match manager::event_pipeline(&clients, &host) {
+        Ok(pipeline) => pipeline,
+        Err(error) => {
+            tracing::error!("{error}");
+            return 1;
+        }
+    };
+    let sink_stop = CancellationToken::new();
+    let sink_task = tokio::spawn(sink.run(sink_stop.clone()));
+    watch_signals(shutdown.clone());
+
+    let setup = ControllerSetup {
+        config: config.clone(),
+        enabled: loaded.controllers.enabled.clone(),
+        clients,
+        checks,
+        events: recorder,
+        label: None,
+    };
+    let code = match manager::run_controllers(setup, shutdown.clone()).await {
+        Ok(Stopped::Drained) => 0,
+        Ok(Stopped::TimedOut) => 0,
+        Err(error) => {
+            tracing::error!("{error}");
+            1
+        }
+    };
+    sink_stop.cancel();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sink_task).await;
+    serving.cancel();
+    tracing::info!(code, "exiting");
+    code
+}
+
+/// `clientcmd.BuildConfigFromFlags(--master, --kubeconfig)`; in-cluster when neither is given.
+async fn kube_config(
+    kubeconfig: &Option<std::path::PathBuf>,
+    master: Option<&str>,
+) -> Result<kube::Config, String> {
+    let mut config = match kubeconfig {
+        Some(path) => {
+            let file = Kubeconfig::read_from(path)
+                .map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?
+        }
+        None if master.is_some() => kube::Config::new(
+            master
+                .unwrap_or_default()
+                .parse()
+                .map_err(|e| format!("--master: {e}"))?,
+        ),
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("no --kubeconfig given and no in-cluster configuration: {e}"))?,
+    };
+    if let Some(master) = master {
+        config.cluster_url = master
+            .parse()
+            .map_err(|e| format!("--master {master:?}: {e}"))?;
+    }
+    Ok(config)
+}
+
+/// First SIGTERM/SIGINT starts a graceful shutdown; a second one exits at once.
+fn watch_signals(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut received = 0;
+        loop {
+            wait_for_signal().await;
+            received += 1;
+            if received == 1 {
+                tracing::info!(
+                    "received termination signal; shutting down (send again to exit at once)"
+                );
+                shutdown.cancel();
+            } else {
+                tracing::warn!("second termination signal; exiting now");
+                std::process::exit(1);
+            }
+        }
+    });
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
