@@ -26,7 +26,9 @@ use tokio::time::{Instant, Sleep};
 use tower::{BoxError, Layer, Service};
 
 /// Histogram buckets upstream uses for `rest_client_request_duration_seconds`.
-const LATENCY_BUCKETS: &[f64] = &[0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0,
+];
 
 static REQUESTS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
@@ -139,7 +141,10 @@ enum Permit {
     /// No token taken yet.
     None,
     /// A token was reserved; it becomes usable when the sleep ends.
-    Waiting { sleep: Pin<Box<Sleep>>, since: Instant },
+    Waiting {
+        sleep: Pin<Box<Sleep>>,
+        since: Instant,
+    },
     /// The token is usable; the next `call` consumes it.
     Ready { waited: Duration },
 }
@@ -327,7 +332,11 @@ impl ClientFactory {
     }
 
     /// A client with its own bucket of the given size.
-    pub fn client_with_limits(&self, name: &str, limits: RateLimits) -> Result<Client, ClientError> {
+    pub fn client_with_limits(
+        &self,
+        name: &str,
+        limits: RateLimits,
+    ) -> Result<Client, ClientError> {
         let mut config = self.base.clone();
         let agent = user_agent(&self.component, &self.version, name);
         let value = HeaderValue::from_str(&agent).map_err(|_| ClientError::UserAgent {
@@ -348,7 +357,9 @@ impl ClientFactory {
             name: name.to_string(),
             source,
         })?;
-        Ok(builder.with_layer(&ThrottleLayer::new(bucket, host)).build())
+        Ok(builder
+            .with_layer(&ThrottleLayer::new(bucket, host))
+            .build())
     }
 }
 
@@ -404,7 +415,12 @@ mod tests {
         let start = Instant::now();
         for _ in 0..4 {
             let req = Request::get("/api/v1/pods").body(()).expect("request");
-            svc.ready().await.expect("ready").call(req).await.expect("response");
+            svc.ready()
+                .await
+                .expect("ready")
+                .call(req)
+                .await
+                .expect("response");
         }
         // Two free tokens, then two more at 5 qps: 2 × 200ms.
         assert_eq!(start.elapsed(), Duration::from_millis(400));
@@ -420,7 +436,9 @@ mod tests {
             .body(())
             .expect("request");
         assert_eq!(verb_of(&watch), "WATCH");
-        let list = Request::get("/api/v1/pods?limit=500").body(()).expect("request");
+        let list = Request::get("/api/v1/pods?limit=500")
+            .body(())
+            .expect("request");
         assert_eq!(verb_of(&list), "GET");
         let ua = user_agent("kcm-rs", "0.1.0", "replicaset-controller");
         assert!(ua.starts_with("kcm-rs/v0.1.0 ("), "{ua}");
@@ -429,7 +447,16 @@ mod tests {
 
     #[test]
     fn namespace_controller_limits_scale() {
-        let limits = RateLimits { qps: 20.0, burst: 30 };
-        assert_eq!(limits.scaled(20.0, 100), RateLimits { qps: 400.0, burst: 3000 });
+        let limits = RateLimits {
+            qps: 20.0,
+            burst: 30,
+        };
+        assert_eq!(
+            limits.scaled(20.0, 100),
+            RateLimits {
+                qps: 400.0,
+                burst: 3000
+            }
+        );
     }
 }

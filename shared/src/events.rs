@@ -87,7 +87,13 @@ impl EventRecorder {
     }
 
     /// Records an event about `regarding`; never waits.
-    pub fn event(&self, regarding: ObjectReference, type_: EventType, reason: &str, message: impl Into<String>) {
+    pub fn event(
+        &self,
+        regarding: ObjectReference,
+        type_: EventType,
+        reason: &str,
+        message: impl Into<String>,
+    ) {
         let message = message.into();
         tracing::debug!(
             kind = regarding.kind.as_deref().unwrap_or_default(),
@@ -106,7 +112,9 @@ impl EventRecorder {
             message,
         };
         if self.tx.try_send(pending).is_err() {
-            EVENTS_TOTAL.with_label_values(&[&self.component, "dropped"]).inc();
+            EVENTS_TOTAL
+                .with_label_values(&[&self.component, "dropped"])
+                .inc();
         }
     }
 
@@ -216,7 +224,9 @@ impl EventSink {
         match result {
             Ok(()) => EVENTS_TOTAL.with_label_values(&[&component, "sent"]).inc(),
             Err(error) => {
-                EVENTS_TOTAL.with_label_values(&[&component, "failed"]).inc();
+                EVENTS_TOTAL
+                    .with_label_values(&[&component, "failed"])
+                    .inc();
                 tracing::warn!(%error, reason = %pending.reason, "could not write event");
             }
         }
@@ -228,14 +238,27 @@ impl EventSink {
             "count": written.count + 1,
             "lastTimestamp": Time(now),
         });
-        api.patch(&written.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map(|_| ())
+        api.patch(
+            &written.name,
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map(|_| ())
     }
 
-    async fn create(&mut self, key: AggregationKey, pending: &PendingEvent, now: jiff::Timestamp) -> Result<(), kube::Error> {
+    async fn create(
+        &mut self,
+        key: AggregationKey,
+        pending: &PendingEvent,
+        now: jiff::Timestamp,
+    ) -> Result<(), kube::Error> {
         let event = build_event(pending, &self.host, now);
-        let namespace = event.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let namespace = event
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let name = event.metadata.name.clone().unwrap_or_default();
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         api.create(&PostParams::default(), &event).await?;
@@ -244,7 +267,14 @@ impl EventSink {
             // new Event object instead of an increment.
             self.cache.clear();
         }
-        self.cache.insert(key, Written { namespace, name, count: 1 });
+        self.cache.insert(
+            key,
+            Written {
+                namespace,
+                name,
+                count: 1,
+            },
+        );
         Ok(())
     }
 }
@@ -308,10 +338,22 @@ mod tests {
     #[test]
     fn event_looks_like_the_legacy_recorder() {
         let now = jiff::Timestamp::from_second(1_700_000_000).expect("timestamp");
-        let e = build_event(&pending("SuccessfulCreate", "Created pod: web-abc"), "node-1", now);
+        let e = build_event(
+            &pending("SuccessfulCreate", "Created pod: web-abc"),
+            "node-1",
+            now,
+        );
         assert_eq!(e.metadata.namespace.as_deref(), Some("ns1"));
-        assert!(e.metadata.name.as_deref().is_some_and(|n| n.starts_with("web.")));
-        assert_eq!(e.source.and_then(|s| s.component).as_deref(), Some("replicaset-controller"));
+        assert!(
+            e.metadata
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("web."))
+        );
+        assert_eq!(
+            e.source.and_then(|s| s.component).as_deref(),
+            Some("replicaset-controller")
+        );
         assert_eq!(e.involved_object.uid.as_deref(), Some("u1"));
         assert_eq!(e.count, Some(1));
         assert_eq!(e.type_.as_deref(), Some("Normal"));
@@ -345,7 +387,9 @@ mod tests {
         let p = pending("R", "m");
         recorder.normal(p.regarding.clone(), "R", "first");
         recorder.normal(p.regarding, "R", "second");
-        let dropped = EVENTS_TOTAL.with_label_values(&["events-test-drop", "dropped"]).get();
+        let dropped = EVENTS_TOTAL
+            .with_label_values(&["events-test-drop", "dropped"])
+            .get();
         assert_eq!(dropped, 1);
     }
 }

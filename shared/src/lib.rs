@@ -14,5 +14,6 @@ pub mod expectations;
 pub mod health;
 pub mod informer;
 pub mod k8s;
+pub mod leader_election;
 pub mod metrics;
 pub mod workqueue;

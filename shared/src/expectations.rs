@@ -1,0 +1,425 @@
+//! Expectations: how many creations and deletions a controller still waits to see in its cache.
+//!
+//! Ports `ControllerExpectations` and `UIDTrackingControllerExpectations` from kubernetes'
+//! `pkg/controller/controller_utils.go`. A ReplicaSet-style controller that has just asked the
+//! API server for 10 pods must not count the pods again before its informer has seen them, or it
+//! would create 10 more. So before acting it records "expect 10 creations" under its own key, the
+//! pod event handlers lower that count as the pods show up, and the sync only manages replicas
+//! again once [`ControllerExpectations::satisfied_expectations`] says so.
+//!
+//! A record that has not been fulfilled after [`EXPECTATIONS_TIMEOUT`] counts as satisfied
+//! anyway, so a lost watch event delays the controller by at most five minutes instead of
+//! wedging it. Time is read from [`tokio::time::Instant`], so tests control it with paused time.
+//!
+//! Everything is synchronous: the informer event handlers that observe creations and deletions
+//! are plain functions.
+
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+/// After this long an unfulfilled record no longer blocks the controller (upstream
+/// `ExpectationsTimeout`).
+pub const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// The outstanding counts for one controller key (upstream `ControlleeExpectations`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expectations {
+    /// Creations still to be observed.
+    pub add: i64,
+    /// Deletions still to be observed.
+    pub del: i64,
+    /// When the counts were last set (raising or lowering does not move it).
+    pub set_at: Instant,
+}
+
+impl Expectations {
+    /// Every expected creation and deletion has been observed.
+    pub fn fulfilled(&self) -> bool {
+        self.add <= 0 && self.del <= 0
+    }
+
+    /// Set longer ago than [`EXPECTATIONS_TIMEOUT`].
+    pub fn is_expired(&self) -> bool {
+        self.set_at.elapsed() > EXPECTATIONS_TIMEOUT
+    }
+}
+
+/// Expected creations and deletions per controller key (`namespace/name`).
+#[derive(Debug, Default)]
+pub struct ControllerExpectations {
+    records: Mutex<HashMap<String, Expectations>>,
+}
+
+impl ControllerExpectations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The record for `key`, if any (upstream `GetExpectations`).
+    pub fn get_expectations(&self, key: &str) -> Option<Expectations> {
+        self.records.lock().get(key).copied()
+    }
+
+    /// Whether the controller may act on what its cache shows (upstream
+    /// `SatisfiedExpectations`): true without a record (a new controller, or one whose
+    /// expectations were deleted), when every expectation was observed, or when the record has
+    /// expired.
+    pub fn satisfied_expectations(&self, key: &str) -> bool {
+        let Some(record) = self.get_expectations(key) else {
+            tracing::trace!(key, "no expectations recorded");
+            return true;
+        };
+        if record.fulfilled() {
+            tracing::trace!(
+                key,
+                add = record.add,
+                del = record.del,
+                "expectations fulfilled"
+            );
+            true
+        } else if record.is_expired() {
+            tracing::debug!(
+                key,
+                add = record.add,
+                del = record.del,
+                "expectations expired"
+            );
+            true
+        } else {
+            tracing::trace!(
+                key,
+                add = record.add,
+                del = record.del,
+                "expectations pending"
+            );
+            false
+        }
+    }
+
+    /// Replaces the record for `key` with fresh counts, timestamped now (upstream
+    /// `SetExpectations`).
+    pub fn set_expectations(&self, key: &str, add: i64, del: i64) {
+        let record = Expectations {
+            add,
+            del,
+            set_at: Instant::now(),
+        };
+        self.records.lock().insert(key.to_owned(), record);
+    }
+
+    /// Expect `adds` creations and nothing else (upstream `ExpectCreations`).
+    pub fn expect_creations(&self, key: &str, adds: i64) {
+        self.set_expectations(key, adds, 0);
+    }
+
+    /// Expect `dels` deletions and nothing else (upstream `ExpectDeletions`).
+    pub fn expect_deletions(&self, key: &str, dels: i64) {
+        self.set_expectations(key, 0, dels);
+    }
+
+    /// Decreases the counts of an existing record; without a record nothing happens (upstream
+    /// `LowerExpectations`).
+    pub fn lower_expectations(&self, key: &str, add: i64, del: i64) {
+        self.adjust(key, -add, -del);
+    }
+
+    /// Increases the counts of an existing record; without a record nothing happens (upstream
+    /// `RaiseExpectations`).
+    pub fn raise_expectations(&self, key: &str, add: i64, del: i64) {
+        self.adjust(key, add, del);
+    }
+
+    /// One expected creation was seen (upstream `CreationObserved`).
+    pub fn creation_observed(&self, key: &str) {
+        self.lower_expectations(key, 1, 0);
+    }
+
+    /// One expected deletion was seen (upstream `DeletionObserved`).
+    pub fn deletion_observed(&self, key: &str) {
+        self.lower_expectations(key, 0, 1);
+    }
+
+    /// Forgets `key`, e.g. when the controller object itself is deleted (upstream
+    /// `DeleteExpectations`).
+    pub fn delete_expectations(&self, key: &str) {
+        self.records.lock().remove(key);
+    }
+
+    fn adjust(&self, key: &str, add: i64, del: i64) {
+        if let Some(record) = self.records.lock().get_mut(key) {
+            record.add = record.add.saturating_add(add);
+            record.del = record.del.saturating_add(del);
+            tracing::trace!(
+                key,
+                add = record.add,
+                del = record.del,
+                "expectations adjusted"
+            );
+        }
+    }
+}
+
+/// Expectations that remember *which* objects are expected to be deleted (upstream
+/// `UIDTrackingControllerExpectations`).
+///
+/// A pod is usually seen twice on its way out: first with a deletion timestamp, later as
+/// deleted. Counting both would lower the deletion count twice; remembering the keys of the
+/// pods being deleted (`namespace/name`, despite the upstream name "UIDs") makes each one count
+/// once.
+#[derive(Debug, Default)]
+pub struct UidTrackingExpectations {
+    counts: ControllerExpectations,
+    /// Per controller key, the object keys whose deletion is still expected. Locked before
+    /// `counts` whenever both are needed.
+    pending_deletions: Mutex<HashMap<String, HashSet<String>>>,
+}
+
+impl UidTrackingExpectations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The counts alone, for the calls that need no object keys.
+    pub fn counts(&self) -> &ControllerExpectations {
+        &self.counts
+    }
+
+    pub fn get_expectations(&self, key: &str) -> Option<Expectations> {
+        self.counts.get_expectations(key)
+    }
+
+    pub fn satisfied_expectations(&self, key: &str) -> bool {
+        self.counts.satisfied_expectations(key)
+    }
+
+    pub fn set_expectations(&self, key: &str, add: i64, del: i64) {
+        self.counts.set_expectations(key, add, del);
+    }
+
+    pub fn expect_creations(&self, key: &str, adds: i64) {
+        self.counts.expect_creations(key, adds);
+    }
+
+    pub fn creation_observed(&self, key: &str) {
+        self.counts.creation_observed(key);
+    }
+
+    pub fn lower_expectations(&self, key: &str, add: i64, del: i64) {
+        self.counts.lower_expectations(key, add, del);
+    }
+
+    pub fn raise_expectations(&self, key: &str, add: i64, del: i64) {
+        self.counts.raise_expectations(key, add, del);
+    }
+
+    /// Expects the deletion of exactly these objects, replacing any earlier set and counts
+    /// (upstream `ExpectDeletions`). Duplicate object keys count once.
+    pub fn expect_deletions<I, S>(&self, key: &str, deleted: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let deleted: HashSet<String> = deleted.into_iter().map(Into::into).collect();
+        let count = i64::try_from(deleted.len()).unwrap_or(i64::MAX);
+        let mut pending = self.pending_deletions.lock();
+        if let Some(previous) = pending.get(key).filter(|set| !set.is_empty()) {
+            tracing::warn!(key, ?previous, "replacing expected deletions still pending");
+        }
+        pending.insert(key.to_owned(), deleted);
+        self.counts.expect_deletions(key, count);
+    }
+
+    /// The object `deleted` is gone or going (upstream `DeletionObserved`). Lowers the count only
+    /// the first time for an object that was expected to be deleted.
+    pub fn deletion_observed(&self, key: &str, deleted: &str) {
+        let mut pending = self.pending_deletions.lock();
+        if let Some(set) = pending.get_mut(key)
+            && set.remove(deleted)
+        {
+            self.counts.deletion_observed(key);
+        }
+    }
+
+    /// The object keys whose deletion is still expected under `key` (upstream `GetUIDs`).
+    pub fn get_uids(&self, key: &str) -> Option<HashSet<String>> {
+        self.pending_deletions.lock().get(key).cloned()
+    }
+
+    /// Forgets both the counts and the object keys of `key` (upstream `DeleteExpectations`).
+    pub fn delete_expectations(&self, key: &str) {
+        let mut pending = self.pending_deletions.lock();
+        self.counts.delete_expectations(key);
+        pending.remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::time::advance;
+
+    use super::*;
+
+    const KEY: &str = "ns/rs";
+
+    #[test]
+    fn no_record_is_satisfied() {
+        let expectations = ControllerExpectations::new();
+        assert!(expectations.satisfied_expectations(KEY));
+        assert_eq!(expectations.get_expectations(KEY), None);
+        // Observations without a record change nothing.
+        expectations.creation_observed(KEY);
+        expectations.raise_expectations(KEY, 1, 1);
+        assert_eq!(expectations.get_expectations(KEY), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn creations_must_all_be_observed() {
+        let expectations = ControllerExpectations::new();
+        expectations.expect_creations(KEY, 3);
+        assert!(!expectations.satisfied_expectations(KEY));
+        expectations.creation_observed(KEY);
+        expectations.creation_observed(KEY);
+        assert!(!expectations.satisfied_expectations(KEY));
+        let record = expectations.get_expectations(KEY).unwrap();
+        assert_eq!((record.add, record.del), (1, 0));
+        expectations.creation_observed(KEY);
+        assert!(expectations.satisfied_expectations(KEY));
+        // Extra observations go negative and stay satisfied.
+        expectations.creation_observed(KEY);
+        assert_eq!(expectations.get_expectations(KEY).unwrap().add, -1);
+        assert!(expectations.satisfied_expectations(KEY));
+        // Other keys are independent.
+        expectations.expect_deletions("ns/other", 1);
+        assert!(!expectations.satisfied_expectations("ns/other"));
+        assert!(expectations.satisfied_expectations(KEY));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn both_counts_must_drop_to_zero() {
+        let expectations = ControllerExpectations::new();
+        expectations.set_expectations(KEY, 1, 2);
+        expectations.creation_observed(KEY);
+        assert!(!expectations.satisfied_expectations(KEY));
+        expectations.deletion_observed(KEY);
+        assert!(!expectations.satisfied_expectations(KEY));
+        expectations.lower_expectations(KEY, 0, 1);
+        assert!(expectations.satisfied_expectations(KEY));
+        expectations.raise_expectations(KEY, 2, 0);
+        assert!(!expectations.satisfied_expectations(KEY));
+        assert_eq!(expectations.get_expectations(KEY).unwrap().add, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expect_replaces_the_record() {
+        let expectations = ControllerExpectations::new();
+        expectations.expect_creations(KEY, 5);
+        expectations.expect_deletions(KEY, 2);
+        let record = expectations.get_expectations(KEY).unwrap();
+        assert_eq!((record.add, record.del), (0, 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unfulfilled_record_expires_after_five_minutes() {
+        let expectations = ControllerExpectations::new();
+        expectations.expect_creations(KEY, 1);
+        advance(EXPECTATIONS_TIMEOUT).await;
+        // Exactly five minutes is not yet "older than".
+        assert!(!expectations.satisfied_expectations(KEY));
+        advance(Duration::from_millis(1)).await;
+        assert!(expectations.satisfied_expectations(KEY));
+        // Raising or lowering keeps the old timestamp.
+        expectations.raise_expectations(KEY, 3, 0);
+        assert!(expectations.satisfied_expectations(KEY));
+        // Setting anew restarts the clock.
+        expectations.expect_creations(KEY, 1);
+        assert!(!expectations.satisfied_expectations(KEY));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delete_expectations_forgets_the_key() {
+        let expectations = ControllerExpectations::new();
+        expectations.expect_creations(KEY, 4);
+        expectations.delete_expectations(KEY);
+        assert_eq!(expectations.get_expectations(KEY), None);
+        assert!(expectations.satisfied_expectations(KEY));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn uid_tracking_counts_each_object_once() {
+        let expectations = UidTrackingExpectations::new();
+        expectations.expect_deletions(KEY, ["ns/p1", "ns/p2", "ns/p2"]);
+        let record = expectations.get_expectations(KEY).unwrap();
+        assert_eq!((record.add, record.del), (0, 2));
+
+        // Seen terminating, then seen deleted: one decrement.
+        expectations.deletion_observed(KEY, "ns/p1");
+        expectations.deletion_observed(KEY, "ns/p1");
+        assert_eq!(expectations.get_expectations(KEY).unwrap().del, 1);
+        // An unrelated pod does not count.
+        expectations.deletion_observed(KEY, "ns/stranger");
+        assert_eq!(expectations.get_expectations(KEY).unwrap().del, 1);
+        assert!(!expectations.satisfied_expectations(KEY));
+        assert_eq!(
+            expectations.get_uids(KEY),
+            Some(HashSet::from(["ns/p2".to_string()]))
+        );
+
+        expectations.deletion_observed(KEY, "ns/p2");
+        assert!(expectations.satisfied_expectations(KEY));
+        assert_eq!(expectations.get_uids(KEY), Some(HashSet::new()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn uid_tracking_replaces_the_set_and_delete_clears_both() {
+        let expectations = UidTrackingExpectations::new();
+        expectations.expect_deletions(KEY, ["ns/old"]);
+        expectations.expect_deletions(KEY, ["ns/a", "ns/b"]);
+        expectations.deletion_observed(KEY, "ns/old");
+        assert_eq!(expectations.get_expectations(KEY).unwrap().del, 2);
+
+        expectations.delete_expectations(KEY);
+        assert_eq!(expectations.get_uids(KEY), None);
+        assert_eq!(expectations.get_expectations(KEY), None);
+        assert!(expectations.satisfied_expectations(KEY));
+        // Observations after the delete find nothing to lower.
+        expectations.deletion_observed(KEY, "ns/a");
+        assert_eq!(expectations.get_expectations(KEY), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn uid_tracking_creations_and_expiry_use_the_counts() {
+        let expectations = UidTrackingExpectations::new();
+        expectations.expect_creations(KEY, 2);
+        assert_eq!(expectations.get_uids(KEY), None);
+        expectations.creation_observed(KEY);
+        assert!(!expectations.satisfied_expectations(KEY));
+        advance(EXPECTATIONS_TIMEOUT + Duration::from_secs(1)).await;
+        assert!(expectations.satisfied_expectations(KEY));
+    }
+
+    #[test]
+    fn shared_between_threads() {
+        let expectations = std::sync::Arc::new(ControllerExpectations::new());
+        expectations.expect_creations(KEY, 800);
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let expectations = expectations.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        expectations.creation_observed(KEY);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(expectations.get_expectations(KEY).unwrap().add, 0);
+        assert!(expectations.satisfied_expectations(KEY));
+    }
+}
