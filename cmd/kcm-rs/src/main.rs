@@ -4,6 +4,7 @@
 //! up logging, build the API clients, start serving (so standbys answer probes too), then either
 //! run the controllers at once (`--leader-elect=false`) or only while holding the Lease.
 
+mod election;
 mod logging;
 mod manager;
 mod options;

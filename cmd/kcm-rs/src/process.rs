@@ -14,6 +14,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    election,
     manager::{self, ControllerSetup, Stopped},
     options::Loaded,
     serve::{self, ServingOptions, ServingState},
@@ -78,17 +79,21 @@ pub async fn run(loaded: Loaded) -> u8 {
     let setup = ControllerSetup {
         config: config.clone(),
         enabled: loaded.controllers.enabled.clone(),
-        clients,
-        checks,
-        events: recorder,
+        clients: clients.clone(),
+        checks: checks.clone(),
+        events: recorder.clone(),
         label: None,
     };
-    let code = match manager::run_controllers(setup, shutdown.clone()).await {
-        Ok(Stopped::Drained) => 0,
-        Ok(Stopped::TimedOut) => 0,
-        Err(error) => {
-            tracing::error!("{error}");
-            1
+    let leader_election = &config.component.generic.leader_election;
+    let code = if !leader_election.leader_elect {
+        exit_code(manager::run_controllers(setup, shutdown.clone()).await)
+    } else {
+        match election::run_elected(&config, &clients, &checks, &recorder, setup, &shutdown).await {
+            Ok(code) => code,
+            Err(message) => {
+                tracing::error!("{message}");
+                1
+            }
         }
     };
     sink_stop.cancel();
@@ -96,6 +101,17 @@ pub async fn run(loaded: Loaded) -> u8 {
     serving.cancel();
     tracing::info!(code, "exiting");
     code
+}
+
+/// The exit code for how a run of the controllers ended.
+pub fn exit_code(result: Result<Stopped, manager::RunError>) -> u8 {
+    match result {
+        Ok(Stopped::Drained | Stopped::TimedOut) => 0,
+        Err(error) => {
+            tracing::error!("{error}");
+            1
+        }
+    }
 }
 
 /// `clientcmd.BuildConfigFromFlags(--master, --kubeconfig)`; in-cluster when neither is given.

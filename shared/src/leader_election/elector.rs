@@ -140,6 +140,9 @@ impl LeaderStatus {
     }
 }
 
+/// Called on every transition with the lease as last seen.
+type TransitionHook = Box<dyn Fn(&Transition, Option<&StoredLease>) + Send + Sync>;
+
 /// Mutable election state, owned by the elector task.
 #[derive(Default)]
 struct State {
@@ -155,7 +158,7 @@ pub struct LeaderElector<L: LeaseLock> {
     lock: L,
     state: Mutex<State>,
     status: Arc<LeaderStatus>,
-    on_transition: Box<dyn Fn(&Transition, Option<&StoredLease>) + Send + Sync>,
+    on_transition: TransitionHook,
 }
 
 impl<L: LeaseLock> LeaderElector<L> {

@@ -125,7 +125,10 @@ fn config(identity: &str, release: bool) -> ElectionConfig {
 
 /// Leading intervals, recorded on the (paused) tokio clock.
 #[derive(Clone, Default)]
-struct Intervals(Arc<Mutex<Vec<(String, Instant, Option<Instant>)>>>);
+struct Intervals(Arc<Mutex<Vec<Interval>>>);
+
+/// Who led, from when, until when (None while still leading).
+type Interval = (String, Instant, Option<Instant>);
 
 impl Intervals {
     fn lead(
