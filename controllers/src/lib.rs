@@ -5,4 +5,5 @@
 pub mod context;
 pub mod names;
 pub mod registry;
+pub mod replicaset;
 pub mod runtime;

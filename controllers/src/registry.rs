@@ -53,7 +53,10 @@ impl std::fmt::Debug for ControllerDescriptor {
 
 /// Every controller kcm-rs can run, in start order.
 pub fn descriptors() -> Vec<ControllerDescriptor> {
-    Vec::new()
+    vec![
+        crate::replicaset::replicationcontroller_descriptor(),
+        crate::replicaset::replicaset_descriptor(),
+    ]
 }
 
 /// The descriptor for a canonical name.

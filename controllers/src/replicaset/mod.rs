@@ -1,0 +1,161 @@
+//! The ReplicaSet controller and the ReplicationController manager: one implementation, two
+//! instances (upstream `pkg/controller/replicaset`, which `pkg/controller/replication` wraps).
+//!
+//! Each instance watches its owner kind and pods through the shared informers, keeps one
+//! rate-limited queue of owner keys (`replicaset` / `replicationmanager`) and runs
+//! `--concurrent-replicaset-syncs` / `--concurrent-rc-syncs` workers that retry failed keys
+//! forever, as upstream does.
+//!
+//! Modules, from the outside in:
+//! * [`kind`]: what differs between ReplicaSets and RCs;
+//! * [`handlers`]: informer events → queued keys and observed expectations;
+//! * [`sync`]: one sync, doing the I/O through [`control`];
+//! * pure decisions: [`claim`] (adopt/release), [`manage`] (how many, slow start),
+//!   [`ranking`] (which pods to delete), [`status`] (what to report), [`pod_template`].
+
+pub mod claim;
+pub mod control;
+pub mod handlers;
+pub mod kind;
+pub mod manage;
+pub mod pod_template;
+pub mod ranking;
+pub mod status;
+pub mod sync;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::Pod, core::v1::ReplicationController};
+use kcm_shared::{
+    expectations::UidTrackingExpectations,
+    informer::{Delta, HasSynced, Informer, wait_for_named_cache_sync},
+    workqueue::WorkQueue,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    context::ControllerContext,
+    names::ControllerNames,
+    registry::{BuildError, Controller, ControllerDescriptor},
+    runtime::{RetryPolicy, run_workers},
+};
+
+use self::{
+    control::KubeReplicaControl, handlers::EventHandlers, kind::ReplicaKind,
+    manage::BURST_REPLICAS, ranking::RankingGates, sync::Syncer,
+};
+
+/// A replica controller for owners of kind `K`, its handlers registered.
+pub struct ReplicaController<K: ReplicaKind> {
+    names: &'static ControllerNames,
+    workers: usize,
+    queue: Arc<WorkQueue<String>>,
+    owner_informer: Arc<Informer<K>>,
+    pod_informer: Arc<Informer<Pod>>,
+    syncer: Arc<Syncer<K, KubeReplicaControl<K>>>,
+}
+
+/// `replicaset-controller`.
+pub type ReplicaSetController = ReplicaController<ReplicaSet>;
+/// `replicationcontroller-controller` (upstream's `ReplicationManager`).
+pub type ReplicationManager = ReplicaController<ReplicationController>;
+
+impl<K: ReplicaKind> ReplicaController<K> {
+    /// Requests the informers, registers the handlers and builds the queue and syncer
+    /// (`NewBaseController`). Must be called inside the Tokio runtime.
+    pub fn new(ctx: &ControllerContext, workers: usize) -> Result<Self, BuildError> {
+        let names = K::names();
+        // Registered up front, as upstream registers its metrics when building the controller.
+        std::sync::LazyLock::force(&sync::SORTING_DELETION_AGE_RATIO);
+        let client = ctx
+            .client(names.client)
+            .map_err(|e| BuildError::new(names.canonical, e))?;
+        let recorder = ctx.recorder(names.event_component.unwrap_or(names.canonical));
+        let queue = WorkQueue::new(names.queue);
+        let owner_informer = ctx.factory.informer::<K>();
+        let pod_informer = ctx.factory.informer::<Pod>();
+        let expectations = Arc::new(UidTrackingExpectations::new());
+
+        let handlers = Arc::new(EventHandlers::new(
+            owner_informer.lister(),
+            queue.clone(),
+            expectations.clone(),
+        ));
+        let on_owner = Arc::clone(&handlers);
+        owner_informer.add_handler(move |delta: &Delta<K>| on_owner.on_owner(delta));
+        pod_informer.add_handler(move |delta: &Delta<Pod>| handlers.on_pod(delta));
+
+        let syncer = Arc::new(Syncer {
+            owners: owner_informer.lister(),
+            pods: pod_informer.lister(),
+            expectations,
+            queue: queue.clone(),
+            control: KubeReplicaControl::new(client, recorder),
+            burst_replicas: BURST_REPLICAS,
+            gates: RankingGates::default(),
+            clock: Arc::new(jiff::Timestamp::now),
+        });
+        Ok(Self {
+            names,
+            workers,
+            queue,
+            owner_informer,
+            pod_informer,
+            syncer,
+        })
+    }
+}
+
+impl<K: ReplicaKind> Controller for ReplicaController<K> {
+    fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let controller = self.names.canonical;
+            tracing::info!(controller, "Starting controller");
+            let informers: [&dyn HasSynced; 2] =
+                [self.pod_informer.as_ref(), self.owner_informer.as_ref()];
+            if !wait_for_named_cache_sync(controller, &cancel, &informers).await {
+                self.queue.shut_down();
+                return;
+            }
+            run_workers(
+                controller,
+                self.queue.clone(),
+                self.workers,
+                self.syncer.clone(),
+                RetryPolicy::FOREVER,
+                cancel,
+            )
+            .await;
+            tracing::info!(controller, "Shutting down controller");
+        })
+    }
+}
+
+fn build_replicaset_controller(ctx: &ControllerContext) -> Result<Arc<dyn Controller>, BuildError> {
+    let workers = ctx.settings.concurrent_rs_syncs;
+    Ok(Arc::new(ReplicaSetController::new(ctx, workers)?))
+}
+
+fn build_replicationcontroller_controller(
+    ctx: &ControllerContext,
+) -> Result<Arc<dyn Controller>, BuildError> {
+    let workers = ctx.settings.concurrent_rc_syncs;
+    Ok(Arc::new(ReplicationManager::new(ctx, workers)?))
+}
+
+/// The registry entry for `replicaset-controller`.
+pub fn replicaset_descriptor() -> ControllerDescriptor {
+    ControllerDescriptor {
+        name: ReplicaSet::names().canonical,
+        build: build_replicaset_controller,
+    }
+}
+
+/// The registry entry for `replicationcontroller-controller`.
+pub fn replicationcontroller_descriptor() -> ControllerDescriptor {
+    ControllerDescriptor {
+        name: ReplicationController::names().canonical,
+        build: build_replicationcontroller_controller,
+    }
+}
