@@ -75,7 +75,8 @@ pub fn is_pod_ready(pod: &Pod) -> bool {
     pod_ready_condition(pod).is_some_and(|c| c.status == "True")
 }
 
-/// `podutil.IsPodAvailable`: ready for at least `min_ready_seconds` at `now`.
+/// `podutil.IsPodAvailable`: ready for more than `min_ready_seconds` at `now` (upstream
+/// requires `lastTransitionTime + minReadySeconds` to be strictly before `now`).
 pub fn is_pod_available(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp) -> bool {
     let Some(cond) = pod_ready_condition(pod).filter(|c| c.status == "True") else {
         return false;
@@ -84,7 +85,7 @@ pub fn is_pod_available(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp)
         return true;
     }
     match &cond.last_transition_time {
-        Some(t) => t.0 + jiff::SignedDuration::from_secs(i64::from(min_ready_seconds)) <= now,
+        Some(t) => t.0 + jiff::SignedDuration::from_secs(i64::from(min_ready_seconds)) < now,
         None => false,
     }
 }
@@ -135,10 +136,16 @@ mod tests {
             10,
             t0 + jiff::SignedDuration::from_secs(9)
         ));
-        assert!(is_pod_available(
+        // Upstream wants the deadline strictly passed.
+        assert!(!is_pod_available(
             &pod,
             10,
             t0 + jiff::SignedDuration::from_secs(10)
+        ));
+        assert!(is_pod_available(
+            &pod,
+            10,
+            t0 + jiff::SignedDuration::from_secs(11)
         ));
     }
 

@@ -17,7 +17,7 @@ use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::OwnerRe
 use kcm_shared::{
     events::EventType,
     expectations::UidTrackingExpectations,
-    informer::{INDEX_CONTROLLER_UID, Lister, ObjectKey},
+    informer::{INDEX_CONTROLLER_UID, Lister, ObjectKey, orphan_index_key},
     k8s::{controller_of, is_pod_active, is_pod_terminating, key_of, new_controller_ref},
     workqueue::WorkQueue,
 };
@@ -183,12 +183,9 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
             .collect();
         pods.extend(
             self.pods
-                .list_namespace(claimant.namespace)
+                .by_index(INDEX_CONTROLLER_UID, &orphan_index_key(claimant.namespace))
                 .into_iter()
-                .filter(|p| {
-                    controller_of(&p.metadata).is_none()
-                        && claimant.selector.matches(p.metadata.labels.as_ref())
-                }),
+                .filter(|p| claimant.selector.matches(p.metadata.labels.as_ref())),
         );
         pods
     }

@@ -29,17 +29,31 @@ pub fn namespace_index<K: Resource>(obj: &K) -> Vec<String> {
         .collect()
 }
 
-/// The UID of the controlling ownerReference, if any. Mirrors `metav1.GetControllerOf`:
-/// only the reference with `controller: true` counts.
+/// The [`INDEX_CONTROLLER_UID`] value under which a namespace's orphans (objects with no
+/// controlling owner) are indexed, so a controller finds adoption candidates without scanning
+/// the namespace (upstream's `OrphanPodIndexKeyForNamespace`). UIDs never contain a `/`.
+pub fn orphan_index_key(namespace: &str) -> String {
+    format!("orphan/{namespace}")
+}
+
+/// The UID of the controlling ownerReference (`metav1.GetControllerOf`: only the reference
+/// with `controller: true` counts), or the namespace's [`orphan_index_key`] when there is none.
 pub fn controller_uid_index<K: Resource>(obj: &K) -> Vec<String> {
-    obj.meta()
+    let meta = obj.meta();
+    match meta
         .owner_references
         .iter()
         .flatten()
         .find(|owner| owner.controller == Some(true))
-        .map(|owner| owner.uid.clone())
-        .into_iter()
-        .collect()
+    {
+        Some(owner) => vec![owner.uid.clone()],
+        None => meta
+            .namespace
+            .iter()
+            .filter(|ns| !ns.is_empty())
+            .map(|ns| orphan_index_key(ns))
+            .collect(),
+    }
 }
 
 /// `spec.nodeName` of a bound pod; unbound pods have no value.
@@ -91,9 +105,14 @@ mod tests {
             vec!["the-controller".to_string()]
         );
         pod.metadata.owner_references = Some(vec![owner("x", Some(false))]);
-        assert!(controller_uid_index(&pod).is_empty());
+        assert!(
+            controller_uid_index(&pod).is_empty(),
+            "cluster-scoped orphans are not indexed"
+        );
+        pod.metadata.namespace = Some("ns".into());
+        assert_eq!(controller_uid_index(&pod), vec![orphan_index_key("ns")]);
         pod.metadata.owner_references = None;
-        assert!(controller_uid_index(&pod).is_empty());
+        assert_eq!(controller_uid_index(&pod), vec!["orphan/ns".to_string()]);
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub use delta::{Delta, Handler};
 pub use factory::{InformerStatus, SharedInformerFactory, jittered_resync};
 pub use index::{
     INDEX_CONTROLLER_UID, INDEX_NAMESPACE, INDEX_NODE_NAME, IndexFn, controller_uid_index,
-    namespace_index, pod_node_name_index,
+    namespace_index, orphan_index_key, pod_node_name_index,
 };
 pub use key::{InvalidKey, ObjectKey};
 pub use kind::InformerType;
