@@ -3,10 +3,24 @@
 # Go modules pinned in this directory's go.mod/go.sum, unless a cached build with
 # the same inputs already exists. Prints the bin directory on its last line.
 #
-# Cache: ${K8S_BIN_DIR:-~/.cache/kcm-rs/k8s-bin/<key>}, key = sha256(go.sum + go version).
+# Cache: ${K8S_BIN_DIR:-~/.cache/kcm-rs/k8s-bin/<key>},
+# key = sha256(go.sum + go version + RECIPE_VERSION). Bump RECIPE_VERSION whenever a change
+# here alters the binaries (flags, tags, the list of binaries); other edits keep the cache.
 # A directory is only used once it holds a `.complete` marker, so an interrupted
 # build is never mistaken for a finished one.
+#
+#   build.sh                 build on a cache miss; print the bin directory last
+#   build.sh --cached-only   print the bin directory of a finished build, or exit 1
 set -euo pipefail
+
+RECIPE_VERSION=1
+
+mode=build
+case ${1:-} in
+  "") ;;
+  --cached-only) mode=cached-only ;;
+  *) echo "usage: $0 [--cached-only]" >&2; exit 2 ;;
+esac
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
@@ -22,7 +36,7 @@ fi
 command -v go >/dev/null 2>&1 || { echo "build.sh: Go is not installed (need Go >= 1.26)" >&2; exit 1; }
 
 go_version=$(go env GOVERSION)
-key=$( { cat go.sum; echo "$go_version"; cat "$here/build.sh"; } | sha256sum | cut -c1-16)
+key=$( { cat go.sum; echo "$go_version"; echo "recipe $RECIPE_VERSION"; } | sha256sum | cut -c1-16)
 out=${K8S_BIN_DIR:-$HOME/.cache/kcm-rs/k8s-bin/$key}
 
 binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler)
@@ -30,6 +44,10 @@ binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler)
 if [ -f "$out/.complete" ]; then
   echo "$out"
   exit 0
+fi
+if [ "$mode" = cached-only ]; then
+  echo "build.sh: no finished build in $out" >&2
+  exit 1
 fi
 
 # The module cache plus the build cache need a few GiB; say so before a long build fails halfway.

@@ -1,0 +1,41 @@
+//! Test support: a real etcd + kube-apiserver per test binary, and the helpers a cluster
+//! without kubelets needs.
+//!
+//! Every integration test starts with
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let Some(env) = testenv::TestEnv::get().await else { return Ok(()) };
+//! let ns = env.namespace("my-test").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! [`TestEnv::get`] starts one control plane per test binary through `tests/env/testenv.sh`
+//! (or reuses the one named by `KCM_TESTENV`), and returns `None` only when the Kubernetes
+//! binaries are missing outside CI; with `CI=true` that is a failure.
+//!
+//! - [`env`]: start or reuse the control plane, clients, identities.
+//! - [`namespace`]: one fresh namespace per test.
+//! - [`nodes`] and [`pods`]: what kubelets and a scheduler would do (Ready nodes, binding,
+//!   Running/Ready status, finishing deletions); [`kubelet`] does all of it in the background.
+//! - [`wait`]: polling with a deadline that reports the last thing it saw.
+//! - [`process`]: child processes with logs under the environment directory, killed on drop
+//!   and by a reaper if the test binary dies; [`upstream`] runs the upstream
+//!   kube-controller-manager with it.
+
+pub mod env;
+pub mod kubelet;
+pub mod namespace;
+pub mod nodes;
+pub mod pods;
+pub mod process;
+pub mod upstream;
+pub mod wait;
+
+pub use env::TestEnv;
+pub use kubelet::FakeKubelet;
+pub use namespace::TestNamespace;
+pub use pods::PodFinisher;
+pub use process::ManagedProcess;
+pub use upstream::UpstreamKcm;
+pub use wait::{Check, WaitTimeout, wait_for_deletion, wait_for_object, wait_until};

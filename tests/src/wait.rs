@@ -1,0 +1,188 @@
+//! Waiting for the cluster to reach a state, with a deadline.
+//!
+//! Controllers converge eventually, so integration tests poll. A bare timeout says nothing
+//! about why, so every wait keeps a description of the last thing it observed and puts it in
+//! the error: usually the object as YAML, which shows how far the controller got.
+
+use std::{fmt, future::Future, time::Duration};
+
+use kube::{Api, Resource};
+use serde::{Serialize, de::DeserializeOwned};
+
+/// How often the helpers poll.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// One observation of a condition being waited for.
+#[derive(Debug)]
+pub enum Check<T> {
+    /// The condition holds; the wait ends with this value.
+    Done(T),
+    /// Not yet; the text describes what was seen (shown if the wait times out).
+    NotYet(String),
+}
+
+/// A wait that ran out of time.
+#[derive(Debug)]
+pub struct WaitTimeout {
+    /// What was being waited for.
+    pub what: String,
+    /// How long it waited.
+    pub waited: Duration,
+    /// Description of the last observation.
+    pub last_observed: String,
+}
+
+impl fmt::Display for WaitTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "timed out after {:?} waiting for {}; last observed:\n{}",
+            self.waited, self.what, self.last_observed
+        )
+    }
+}
+
+impl std::error::Error for WaitTimeout {}
+
+/// Calls `check` every [`POLL_INTERVAL`] until it returns [`Check::Done`] or `timeout`
+/// passes. `check` runs at least once, however short the timeout.
+pub async fn wait_until<T, F, Fut>(
+    timeout: Duration,
+    what: &str,
+    mut check: F,
+) -> Result<T, WaitTimeout>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Check<T>>,
+{
+    let start = tokio::time::Instant::now();
+    loop {
+        let last_observed = match check().await {
+            Check::Done(value) => return Ok(value),
+            Check::NotYet(observed) => observed,
+        };
+        if start.elapsed() >= timeout {
+            return Err(WaitTimeout {
+                what: what.to_owned(),
+                waited: start.elapsed(),
+                last_observed,
+            });
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Waits until the object `name` exists and satisfies `condition`; returns it. On timeout
+/// the error shows the object as last read (or that it did not exist).
+pub async fn wait_for_object<K>(
+    api: &Api<K>,
+    name: &str,
+    timeout: Duration,
+    what: &str,
+    condition: impl Fn(&K) -> bool,
+) -> Result<K, WaitTimeout>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + fmt::Debug,
+{
+    wait_until(timeout, what, || async {
+        match api.get_opt(name).await {
+            Ok(Some(object)) if condition(&object) => Check::Done(object),
+            Ok(Some(object)) => Check::NotYet(describe(&object)),
+            Ok(None) => Check::NotYet(format!("{name} does not exist")),
+            Err(e) => Check::NotYet(format!("reading {name} failed: {e}")),
+        }
+    })
+    .await
+}
+
+/// Waits until the object `name` no longer exists. On timeout the error shows it.
+pub async fn wait_for_deletion<K>(
+    api: &Api<K>,
+    name: &str,
+    timeout: Duration,
+) -> Result<(), WaitTimeout>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + fmt::Debug,
+{
+    wait_until(timeout, &format!("{name} to be deleted"), || async {
+        match api.get_opt(name).await {
+            Ok(None) => Check::Done(()),
+            Ok(Some(object)) => Check::NotYet(describe(&object)),
+            Err(e) => Check::NotYet(format!("reading {name} failed: {e}")),
+        }
+    })
+    .await
+}
+
+/// YAML without `managedFields`, which are long and rarely tell why a test failed.
+pub fn describe<K: Resource + Serialize>(object: &K) -> String {
+    let mut value = match serde_json::to_value(object) {
+        Ok(value) => value,
+        Err(e) => return format!("(cannot serialise: {e})"),
+    };
+    if let Some(metadata) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        metadata.remove("managedFields");
+    }
+    serde_yaml::to_string(&value).unwrap_or_else(|e| format!("(cannot render: {e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::ObjectMeta;
+
+    use super::*;
+
+    // Real time, but short: kcm-tests has no tokio `test-util` dev-dependency (yet), so the
+    // clock cannot be paused. The assertions hold however slow the machine is.
+    #[tokio::test]
+    async fn returns_the_value_once_the_check_passes() {
+        let calls = AtomicU32::new(0);
+        let value = wait_until(Duration::from_secs(30), "the third call", || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                n if n >= 2 => Check::Done(n),
+                n => Check::NotYet(format!("call {n}")),
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(value, 2);
+    }
+
+    #[tokio::test]
+    async fn a_timeout_reports_the_last_observation() {
+        let calls = AtomicU32::new(0);
+        let timeout = POLL_INTERVAL * 3;
+        let err = wait_until(timeout, "never", || async {
+            Check::<()>::NotYet(format!(
+                "observation {}",
+                calls.fetch_add(1, Ordering::SeqCst)
+            ))
+        })
+        .await
+        .unwrap_err();
+        let calls = calls.load(Ordering::SeqCst);
+        assert_eq!(err.last_observed, format!("observation {}", calls - 1));
+        assert!(err.waited >= timeout);
+        // It polled more than once, and slept between polls rather than spinning.
+        assert!((2..=4).contains(&calls), "{calls} polls in {timeout:?}");
+        assert!(err.to_string().contains("waiting for never"));
+    }
+
+    #[test]
+    fn descriptions_drop_managed_fields() {
+        let cm = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("x".into()),
+                managed_fields: Some(vec![Default::default()]),
+                ..ObjectMeta::default()
+            },
+            ..ConfigMap::default()
+        };
+        let text = describe(&cm);
+        assert!(text.contains("name: x"), "{text}");
+        assert!(!text.contains("managedFields"), "{text}");
+    }
+}
