@@ -57,6 +57,8 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## demo: not written yet.
+## demo: kcm-rs on a local control plane with sample workloads (config/demo/workloads.yaml).
 demo:
-	@echo "make demo: not yet"; exit 1
+	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
+	$(CARGO) build --workspace --bins --examples; \
+	$(CARGO) run -q -p kcm-tests --example demo

@@ -5,6 +5,7 @@
 #   testenv.sh up [--owner-pid PID] [DIR]   start; exits 0 only once /readyz is ok
 #   testenv.sh down [DIR]                   stop what `up` started in DIR
 #   testenv.sh status [DIR]                 exit 0 when up and ready, 3 when down
+#   testenv.sh restart-apiserver [DIR]      stop kube-apiserver and start it again, same port
 #   testenv.sh reap --owner-pid PID PIDDIR  when PID exits, kill the processes
 #                                           recorded in PIDDIR/*.pid
 #
@@ -38,7 +39,7 @@ die() { log "error: $*"; exit 1; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 usage() {
-  sed -n '2,13p' "$self" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,14p' "$self" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -317,6 +318,32 @@ default_namespaces_exist() {
     [ "$(admin_get /api/v1/namespaces/kube-system)" = 200 ]
 }
 
+# Starts kube-apiserver against etcd on $etcd_port, serving on $apiserver_port.
+start_apiserver() {
+  # ServiceAccount admission would demand a `default` ServiceAccount in every namespace
+  # (created only by a serviceaccount controller); TaintNodesByCondition would taint every
+  # new Node not-ready (removed only by the node-lifecycle controller); and
+  # StorageObjectInUseProtection adds finalizers only the pv/pvc-protection controllers
+  # remove. --advertise-address keeps the apiserver off the host's default route, and loopback
+  # Endpoints fail validation, hence --endpoint-reconciler-type=none.
+  # shellcheck disable=SC2086 # TESTENV_APISERVER_ARGS is a word-split list of extra flags
+  start_process kube-apiserver "$K8S_BIN_DIR/kube-apiserver" \
+    --etcd-servers="http://127.0.0.1:$etcd_port" \
+    --bind-address=127.0.0.1 --secure-port="$apiserver_port" \
+    --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
+    --tls-cert-file="$dir/pki/serving.crt" --tls-private-key-file="$dir/pki/serving.key" \
+    --client-ca-file="$dir/pki/client-ca.crt" \
+    --token-auth-file="$dir/tokens.csv" \
+    --authorization-mode=RBAC \
+    --service-account-issuer="https://127.0.0.1:$apiserver_port" \
+    --service-account-key-file="$dir/pki/sa.pub" \
+    --service-account-signing-key-file="$dir/pki/sa.key" \
+    --service-cluster-ip-range=10.0.0.0/24 \
+    --allow-privileged=true \
+    --disable-admission-plugins=ServiceAccount,TaintNodesByCondition,StorageObjectInUseProtection \
+    --v="${TESTENV_APISERVER_V:-1}" ${TESTENV_APISERVER_ARGS:-}
+}
+
 # One attempt at starting etcd + kube-apiserver. Returns 0 when ready, 1 on failure and
 # 75 when a port was taken in the meantime (worth retrying with new ports).
 start_once() {
@@ -359,28 +386,7 @@ start_once() {
   wait_for "etcd /health" "$deadline" etcd_healthy || return "$(failure_kind)"
   t_etcd=$(now_ms)
 
-  # ServiceAccount admission would demand a `default` ServiceAccount in every namespace
-  # (created only by a serviceaccount controller); TaintNodesByCondition would taint every
-  # new Node not-ready (removed only by the node-lifecycle controller); and
-  # StorageObjectInUseProtection adds finalizers only the pv/pvc-protection controllers
-  # remove. --advertise-address keeps the apiserver off the host's default route, and loopback
-  # Endpoints fail validation, hence --endpoint-reconciler-type=none.
-  # shellcheck disable=SC2086 # TESTENV_APISERVER_ARGS is a word-split list of extra flags
-  start_process kube-apiserver "$K8S_BIN_DIR/kube-apiserver" \
-    --etcd-servers="http://127.0.0.1:$etcd_port" \
-    --bind-address=127.0.0.1 --secure-port="$apiserver_port" \
-    --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
-    --tls-cert-file="$dir/pki/serving.crt" --tls-private-key-file="$dir/pki/serving.key" \
-    --client-ca-file="$dir/pki/client-ca.crt" \
-    --token-auth-file="$dir/tokens.csv" \
-    --authorization-mode=RBAC \
-    --service-account-issuer="https://127.0.0.1:$apiserver_port" \
-    --service-account-key-file="$dir/pki/sa.pub" \
-    --service-account-signing-key-file="$dir/pki/sa.key" \
-    --service-cluster-ip-range=10.0.0.0/24 \
-    --allow-privileged=true \
-    --disable-admission-plugins=ServiceAccount,TaintNodesByCondition,StorageObjectInUseProtection \
-    --v="${TESTENV_APISERVER_V:-1}" ${TESTENV_APISERVER_ARGS:-}
+  start_apiserver
   wait_for "kube-apiserver /readyz" "$deadline" apiserver_ready || return "$(failure_kind)"
   wait_for "namespaces default and kube-system" "$deadline" default_namespaces_exist ||
     return "$(failure_kind)"
@@ -549,10 +555,39 @@ cmd_guard() {
   esac
 }
 
+# Stops kube-apiserver and starts it again on the same port against the same etcd, as an
+# apiserver upgrade or crash would: open watches break, and the new watch cache does not
+# know the resourceVersions clients resume from (410 Gone, relist).
+cmd_restart_apiserver() {
+  [ $# -le 1 ] || usage
+  resolve_dir "${1:-}"
+  lock_dir
+  [ -f "$dir/env" ] || die "no environment in $dir"
+  # shellcheck disable=SC1091 # written by `up`
+  . "$dir/env"
+  apiserver_port=${APISERVER_URL##*:}
+  etcd_port=${ETCD_URL##*:}
+  admin_token=$ADMIN_TOKEN
+  apiserver_url=$APISERVER_URL
+  pidfile_alive "$dir/run/kube-apiserver.pid" || die "kube-apiserver is not running in $dir"
+  local t0
+  t0=$(now_ms)
+  stop_pidfile "$dir/run/kube-apiserver.pid" 20
+  [ -f "$dir/logs/kube-apiserver.log" ] && mv "$dir/logs/kube-apiserver.log" "$dir/logs/kube-apiserver.previous.log"
+  start_apiserver
+  local deadline=$(( t0 + ${TESTENV_START_TIMEOUT:-120} * 1000 ))
+  if ! wait_for "kube-apiserver /readyz" "$deadline" apiserver_ready; then
+    print_log_tails
+    die "kube-apiserver did not come back in $dir"
+  fi
+  log "kube-apiserver restarted in $(( $(now_ms) - t0 )) ms"
+}
+
 case ${1:-} in
   up) shift; cmd_up "$@" ;;
   down) shift; cmd_down "$@" ;;
   status) shift; cmd_status "$@" ;;
+  restart-apiserver) shift; cmd_restart_apiserver "$@" ;;
   reap) shift; cmd_reap "$@" ;;
   _guard) shift; cmd_guard "$@" ;;
   *) usage ;;

@@ -200,6 +200,28 @@ impl TestEnv {
         CONTROLLERS.lock().await
     }
 
+    /// Restarts kube-apiserver on the same port (`testenv.sh restart-apiserver`): watches
+    /// break and resume against an empty watch cache. Hold [`TestEnv::controller_lock`] while
+    /// doing this, since every test of the binary shares the apiserver.
+    pub async fn restart_apiserver(&self) -> anyhow::Result<()> {
+        let dir = self.dir.clone();
+        let output = tokio::task::spawn_blocking(move || {
+            Command::new("bash")
+                .arg(TESTENV_SCRIPT)
+                .arg("restart-apiserver")
+                .arg(&dir)
+                .output()
+        })
+        .await??;
+        anyhow::ensure!(
+            output.status.success(),
+            "testenv.sh restart-apiserver failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(())
+    }
+
     /// Where logs and pid files of [`ManagedProcess`]es go.
     pub fn processes_dir(&self) -> &Path {
         &self.processes_dir
