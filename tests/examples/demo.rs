@@ -36,31 +36,32 @@ async fn show(ns: &str, client: &kube::Client, title: &str) -> anyhow::Result<()
         "{:<28} {:>7} {:>7} {:>7} {:>9}",
         "WORKLOAD", "DESIRED", "CURRENT", "READY", "AVAILABLE"
     );
+    let mut rows = Vec::new();
     for r in rs.list(&ListParams::default()).await?.items {
         let s = r.status.clone().unwrap_or_default();
         let desired = r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let (ready, available) = (
-            s.ready_replicas.unwrap_or(0),
-            s.available_replicas.unwrap_or(0),
-        );
-        println!(
-            "{:<28} {desired:>7} {:>7} {ready:>7} {available:>9}",
+        rows.push((
             format!("replicaset/{}", r.name_any()),
-            s.replicas
-        );
+            desired,
+            s.replicas,
+            s.ready_replicas,
+            s.available_replicas,
+        ));
     }
     for r in rc.list(&ListParams::default()).await?.items {
         let s = r.status.clone().unwrap_or_default();
         let desired = r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let (ready, available) = (
-            s.ready_replicas.unwrap_or(0),
-            s.available_replicas.unwrap_or(0),
-        );
-        println!(
-            "{:<28} {desired:>7} {:>7} {ready:>7} {available:>9}",
+        rows.push((
             format!("replicationcontroller/{}", r.name_any()),
-            s.replicas
-        );
+            desired,
+            s.replicas,
+            s.ready_replicas,
+            s.available_replicas,
+        ));
+    }
+    for (name, desired, current, ready, available) in rows {
+        let (ready, available) = (ready.unwrap_or(0), available.unwrap_or(0));
+        println!("{name:<28} {desired:>7} {current:>7} {ready:>7} {available:>9}");
     }
     let pods = pods.list(&ListParams::default()).await?.items;
     let names: Vec<String> = pods.iter().map(|p| p.name_any()).collect();
