@@ -19,11 +19,13 @@
 //! - [`nodes`] and [`pods`]: what kubelets and a scheduler would do (Ready nodes, binding,
 //!   Running/Ready status, finishing deletions); [`kubelet`] does all of it in the background.
 //! - [`wait`]: polling with a deadline that reports the last thing it saw.
+//! - [`kcm`]: kcm-rs itself as a child process.
 //! - [`process`]: child processes with logs under the environment directory, killed on drop
 //!   and by a reaper if the test binary dies; [`upstream`] runs the upstream
 //!   kube-controller-manager with it.
 
 pub mod env;
+pub mod kcm;
 pub mod kubelet;
 pub mod namespace;
 pub mod nodes;
@@ -33,6 +35,7 @@ pub mod upstream;
 pub mod wait;
 
 pub use env::TestEnv;
+pub use kcm::{KcmRs, kcm_rs_binary};
 pub use kubelet::FakeKubelet;
 pub use namespace::TestNamespace;
 pub use pods::PodFinisher;

@@ -73,6 +73,8 @@ const MISC: &str = "Misc flags";
     name = "kcm-rs",
     version = concat!("v", env!("CARGO_PKG_VERSION")),
     disable_version_flag = true,
+    // pflag semantics: a flag given twice takes the later value (kubeadm extraArgs rely on it).
+    args_override_self = true,
     about = "A kube-controller-manager-style process running the endpoints, replicationcontroller, \
              replicaset, pod garbage collector, namespace and deployment controllers."
 )]

@@ -537,3 +537,22 @@ fn configz_shows_the_effective_values() {
     );
     assert_eq!(root["NamespaceController"]["NamespaceSyncPeriod"], "1m30s");
 }
+
+#[test]
+fn a_repeated_flag_takes_the_later_value_as_pflag_does() {
+    let loaded = ok(&[
+        "--secure-port=1",
+        "--secure-port=2",
+        "--concurrent-rc-syncs=3",
+        "--concurrent_rc_syncs=4",
+    ]);
+    assert_eq!(loaded.config.process.secure_port, 2);
+    assert_eq!(
+        loaded
+            .config
+            .component
+            .replication_controller
+            .concurrent_rc_syncs,
+        4
+    );
+}

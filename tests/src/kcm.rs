@@ -1,0 +1,98 @@
+//! Running kcm-rs itself as a child process of a test, the way users run it.
+//!
+//! [`kcm_rs_binary`] builds `kcm-rs` once per test binary (`cargo test -p kcm-tests` builds only
+//! this package, so the binary would otherwise be missing or stale); `KCM_RS_BINARY` names a
+//! binary to use instead (a release build for benchmarks, say). [`KcmRs::start`] runs it
+//! against the environment with the admin identity, no serving port and leader election off
+//! unless the caller's arguments say otherwise.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+
+use crate::{ManagedProcess, TestEnv, env::Identity};
+
+/// The kcm-rs binary, built on first use.
+pub fn kcm_rs_binary() -> anyhow::Result<PathBuf> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build_kcm_rs().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+fn build_kcm_rs() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("KCM_RS_BINARY").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("the tests package has a parent directory")?;
+    let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|p| !p.is_empty()) {
+        Some(dir) => workspace.join(dir),
+        None => workspace.join("target"),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "kcm-rs"])
+        .current_dir(workspace)
+        .output()
+        .context("running cargo build -p kcm-rs")?;
+    if !output.status.success() {
+        bail!(
+            "cargo build -p kcm-rs failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let binary = target.join("debug").join("kcm-rs");
+    if !binary.is_file() {
+        bail!("{} does not exist after the build", binary.display());
+    }
+    Ok(binary)
+}
+
+/// A running kcm-rs; killed when dropped.
+pub struct KcmRs {
+    process: ManagedProcess,
+}
+
+impl KcmRs {
+    /// Starts kcm-rs with `args` after the defaults `--kubeconfig <admin> --secure-port=0
+    /// --leader-elect=false -v 2` (later flags win, so `args` can override any of them).
+    pub fn start(env: &TestEnv, args: &[&str]) -> anyhow::Result<Self> {
+        let mut command = Command::new(kcm_rs_binary()?);
+        command
+            .arg(format!(
+                "--kubeconfig={}",
+                env.kubeconfig(Identity::Admin).display()
+            ))
+            .args(["--secure-port=0", "--leader-elect=false", "-v", "2"])
+            .args(args);
+        Ok(Self {
+            process: env.spawn("kcm-rs", command)?,
+        })
+    }
+
+    /// Starts kcm-rs and waits until its controllers' caches are synced.
+    pub async fn start_synced(env: &TestEnv, args: &[&str]) -> anyhow::Result<Self> {
+        let mut kcm = Self::start(env, args)?;
+        kcm.process
+            .wait_for_log("Caches are synced", Duration::from_secs(60))
+            .await
+            .with_context(|| format!("kcm-rs did not sync:\n{}", kcm.process.log_tail(30)))?;
+        Ok(kcm)
+    }
+
+    pub fn process(&self) -> &ManagedProcess {
+        &self.process
+    }
+
+    pub fn process_mut(&mut self) -> &mut ManagedProcess {
+        &mut self.process
+    }
+}
