@@ -14,7 +14,7 @@ TESTENV_DIR ?= target/testenv
 # Extra arguments for the test binaries, e.g. CARGO_TEST_ARGS='--test-threads=1 --nocapture'.
 CARGO_TEST_ARGS ?=
 
-.PHONY: test k8s-bin build testenv-up testenv-down testenv-status lint fmt demo
+.PHONY: test k8s-bin build testenv-up testenv-down testenv-status lint fmt demo bench-replicasets
 
 ## test: build everything that is missing, then run all unit and integration tests
 # (--no-fail-fast: every test binary runs and reports, even after a failure).
@@ -62,3 +62,10 @@ demo:
 	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
 	$(CARGO) build --workspace --bins --examples; \
 	$(CARGO) run -q -p kcm-tests --example demo
+
+## bench-replicasets: 200 ReplicaSets x 5 replicas to ready, upstream kube-controller-manager vs kcm-rs
+## (debug and release), each on a fresh control plane with the same QPS limits.
+bench-replicasets:
+	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
+	$(CARGO) build -p kcm-rs && $(CARGO) build --release -p kcm-rs; \
+	$(CARGO) run -q -p kcm-tests --example bench_replicasets -- upstream debug release
