@@ -4,9 +4,11 @@
 
 use std::{sync::Arc, time::Duration};
 
+use tokio_util::sync::CancellationToken;
+
 use kcm_shared::{
     client::{ClientError, ClientFactory},
-    events::EventRecorder,
+    events::{self, EventRecorder},
     informer::SharedInformerFactory,
 };
 
@@ -45,8 +47,8 @@ pub struct ControllerContext {
     pub factory: Arc<SharedInformerFactory>,
     pub clients: ClientFactory,
     pub settings: Arc<ControllerSettings>,
-    /// Base recorder; each controller derives one with its own reporting name.
-    pub events: EventRecorder,
+    /// `reportingInstance` of the events controllers record (the host name).
+    pub event_host: Arc<str>,
 }
 
 impl ControllerContext {
@@ -55,8 +57,13 @@ impl ControllerContext {
         self.clients.client_for(client_name)
     }
 
-    /// A recorder reporting as `component` (e.g. `replicaset-controller`).
-    pub fn recorder(&self, component: &str) -> EventRecorder {
-        self.events.with_component(component)
+    /// A recorder reporting as `component` (e.g. `replicaset-controller`) that writes through
+    /// `client`, so events share the controller's QPS budget as upstream's do (each upstream
+    /// controller starts its own broadcaster on its own clientset). The writer task ends when
+    /// the last clone of the recorder is dropped.
+    pub fn recorder(&self, component: &str, client: &kube::Client) -> EventRecorder {
+        let (recorder, sink) = events::channel(client.clone(), component, &self.event_host);
+        tokio::spawn(sink.run(CancellationToken::new()));
+        recorder
     }
 }

@@ -38,7 +38,8 @@ pub struct ControllerSetup {
     pub enabled: Vec<ControllerId>,
     pub clients: ClientFactory,
     pub checks: HealthChecks,
-    pub events: EventRecorder,
+    /// The host name events report as their `reportingInstance`.
+    pub host: Arc<str>,
     /// Appended to health checks and logs when several sets run side by side (per-controller leases).
     pub label: Option<String>,
 }
@@ -114,7 +115,7 @@ pub async fn run_controllers(
         factory: factory.clone(),
         clients: setup.clients.clone(),
         settings: Arc::new(controller_settings(config)),
-        events: setup.events.clone(),
+        event_host: setup.host.clone(),
     };
 
     let mut built: Vec<(&'static str, Arc<dyn Controller>)> = Vec::new();

@@ -81,7 +81,7 @@ pub async fn run(loaded: Loaded) -> u8 {
         enabled: loaded.controllers.enabled.clone(),
         clients: clients.clone(),
         checks: checks.clone(),
-        events: recorder.clone(),
+        host: host.as_str().into(),
         label: None,
     };
     let leader_election = &config.component.generic.leader_election;

@@ -71,7 +71,7 @@ impl<K: ReplicaKind> ReplicaController<K> {
         let client = ctx
             .client(names.client)
             .map_err(|e| BuildError::new(names.canonical, e))?;
-        let recorder = ctx.recorder(names.event_component.unwrap_or(names.canonical));
+        let recorder = ctx.recorder(names.event_component.unwrap_or(names.canonical), &client);
         let queue = WorkQueue::new(names.queue);
         let owner_informer = ctx.factory.informer::<K>();
         let pod_informer = ctx.factory.informer::<Pod>();
