@@ -222,6 +222,39 @@ impl TestEnv {
         Ok(())
     }
 
+    /// Compacts etcd up to its current revision (physically), so a watch resuming from any
+    /// older resourceVersion gets 410 Gone. Returns the revision compacted to.
+    pub async fn compact_etcd(&self) -> anyhow::Result<u64> {
+        let env_file = std::fs::read_to_string(self.dir.join("env"))?;
+        let etcd = env_file
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("ETCD_URL="))
+            .ok_or_else(|| anyhow::anyhow!("no ETCD_URL in {}/env", self.dir.display()))?
+            .to_string();
+        let post = |path: &str, body: String| {
+            let out = Command::new("curl")
+                .args(["-sf", "-X", "POST", &format!("{etcd}{path}"), "-d", &body])
+                .output()?;
+            anyhow::ensure!(
+                out.status.success(),
+                "etcd {path}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Ok(serde_json::from_slice::<serde_json::Value>(&out.stdout)?)
+        };
+        // Any key will do: the response header carries the store's current revision.
+        let range = post("/v3/kv/range", r#"{"key":"Lw==","limit":1}"#.to_string())?;
+        let revision: u64 = range["header"]["revision"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no revision in {range}"))?;
+        post(
+            "/v3/kv/compaction",
+            format!(r#"{{"revision":"{revision}","physical":true}}"#),
+        )?;
+        Ok(revision)
+    }
+
     /// Where logs and pid files of [`ManagedProcess`]es go.
     pub fn processes_dir(&self) -> &Path {
         &self.processes_dir

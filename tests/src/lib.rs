@@ -20,6 +20,7 @@
 //!   Running/Ready status, finishing deletions); [`kubelet`] does all of it in the background.
 //! - [`wait`]: polling with a deadline that reports the last thing it saw.
 //! - [`kcm`]: kcm-rs itself as a child process.
+//! - [`proxy`]: a TCP relay to the apiserver that a test can cut, for one client's outage.
 //! - [`process`]: child processes with logs under the environment directory, killed on drop
 //!   and by a reaper if the test binary dies; [`upstream`] runs the upstream
 //!   kube-controller-manager with it.
@@ -31,6 +32,7 @@ pub mod namespace;
 pub mod nodes;
 pub mod pods;
 pub mod process;
+pub mod proxy;
 pub mod upstream;
 pub mod wait;
 
@@ -40,5 +42,6 @@ pub use kubelet::FakeKubelet;
 pub use namespace::TestNamespace;
 pub use pods::PodFinisher;
 pub use process::ManagedProcess;
+pub use proxy::CuttableProxy;
 pub use upstream::UpstreamKcm;
 pub use wait::{Check, WaitTimeout, wait_for_deletion, wait_for_object, wait_until};
