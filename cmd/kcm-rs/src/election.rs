@@ -11,18 +11,43 @@
 //! when it starts leading and drops it when it stops, so a replica watches only the types its
 //! leading controllers need. Losing one controller's Lease still exits the process, as in
 //! single-lease mode: a replica that cannot renew one Lease cannot trust the others either.
+//! Every enabled controller elects, implemented or not (an unimplemented one leads idly).
+//!
+//! Balancing (per-controller mode only): the process's electors share a [`HeldLeases`] count. A
+//! replica that leads `N` of its controllers' Leases waits an extra `N × retryPeriod` before each
+//! attempt to take a Lease it does not hold, and the process's attempts take turns, so free
+//! Leases go to the least loaded replicas: replicas started together end up with an even share,
+//! and the Leases of a replica that died go to the survivors leading fewest. Replicas started
+//! one after another spread too if the later ones start within a few retry periods: alone, a
+//! replica takes its k-th Lease only k − 1 retry periods after its first. Nothing ever takes a
+//! held Lease away; the cost is a failover slower by `N × retryPeriod`.
+//!
+//! Wake-ups: while waiting, each elector also watches its Lease and tries again as soon as it
+//! changes, rather than after its jittered pause (up to 2.2 retry periods). A release is thus
+//! taken within moments, and a standby sees the last renewal of a holder that then died when it
+//! happens; as the elector also retries the moment the lease expires by its observation, it
+//! takes over `leaseDuration` after that renewal (plus the handicap above, per controller).
+//! Without the watch (errors), it falls back to client-go's polling.
 
 use std::sync::Arc;
 
+use futures::StreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
 use kcm_shared::{
     client::ClientFactory,
     events::EventRecorder,
     health::HealthChecks,
     k8s::object_reference,
-    leader_election::{self, ElectionConfig, KubeLeaseLock, LeaderElector, Outcome, Transition},
+    leader_election::{
+        self, ElectionConfig, HeldLeases, KubeLeaseLock, LeaderElector, Outcome, Transition,
+    },
+};
+use kube::{
+    Api,
+    runtime::{WatchStreamExt, watcher},
 };
 use parking_lot::Mutex;
-use tokio::task::JoinSet;
+use tokio::{sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -55,6 +80,7 @@ pub async fn run_elected(
             config,
             identity,
             lock,
+            None,
             checks,
             events,
             HEALTH_CHECK.to_string(),
@@ -64,6 +90,7 @@ pub async fn run_elected(
         .await);
     }
 
+    let held = Arc::new(HeldLeases::new());
     let mut elections = JoinSet::new();
     for id in setup.enabled.clone() {
         let name = id.names().canonical;
@@ -77,12 +104,13 @@ pub async fn run_elected(
             label: Some(name.to_string()),
             ..setup.clone()
         };
-        let (config, identity, checks, events, shutdown) = (
+        let (config, identity, checks, events, shutdown, held) = (
             config.clone(),
             identity.clone(),
             checks.clone(),
             events.clone(),
             shutdown.clone(),
+            held.clone(),
         );
         elections.spawn(async move {
             let check = format!("{HEALTH_CHECK}-{name}");
@@ -90,6 +118,7 @@ pub async fn run_elected(
                 &config,
                 identity,
                 lock,
+                Some(held),
                 &checks,
                 &events,
                 check,
@@ -116,6 +145,7 @@ async fn elect_and_run(
     config: &KcmConfig,
     identity: String,
     lock: KubeLeaseLock,
+    balance: Option<Arc<HeldLeases>>,
     checks: &HealthChecks,
     events: &EventRecorder,
     check_name: String,
@@ -132,7 +162,9 @@ async fn elect_and_run(
         release_on_cancel: true,
     };
     let recorder = events.clone();
-    let elector = LeaderElector::new(election, lock).on_transition(move |transition, lease| {
+    let lease_api = lock.api();
+    let lease_name = lock.name().to_string();
+    let mut elector = LeaderElector::new(election, lock).on_transition(move |transition, lease| {
         let Some(lease) = lease else { return };
         let message = match transition {
             Transition::Acquired => format!("{identity} became leader"),
@@ -141,19 +173,26 @@ async fn elect_and_run(
         };
         recorder.normal(object_reference(&lease.lease), "LeaderElection", message);
     });
+    if let Some(held) = balance {
+        elector = elector.with_balance(held);
+    }
     let status = elector.status();
     let renew_deadline = le.renew_deadline;
     checks.add_health(&check_name, move || status.check(renew_deadline));
 
     let failure: Arc<Mutex<Option<RunError>>> = Arc::default();
     let failed = failure.clone();
-    let outcome = elector
-        .run(shutdown, move |leading| async move {
-            if let Err(error) = manager::run_controllers(setup, leading).await {
-                *failed.lock() = Some(error);
-            }
-        })
-        .await;
+    let run = elector.run(shutdown, move |leading| async move {
+        if let Err(error) = manager::run_controllers(setup, leading).await {
+            *failed.lock() = Some(error);
+        }
+    });
+    // The watch lives exactly as long as the election (its wake-ups are ignored while leading):
+    // it is dropped when `run` returns.
+    let outcome = tokio::select! {
+        outcome = run => outcome,
+        never = wake_on_lease_changes(lease_api, lease_name, elector.waker()) => match never {},
+    };
     match outcome {
         Outcome::Lost => 1,
         Outcome::Stopped => match failure.lock().take() {
@@ -161,4 +200,23 @@ async fn elect_and_run(
             None => 0,
         },
     }
+}
+
+/// Notifies `wake` on every change of the Lease (including its deletion), for as long as it is
+/// polled. Errors are retried with kube's default backoff; without the watch the elector still
+/// polls on its own, so errors are only logged.
+async fn wake_on_lease_changes(
+    api: Api<Lease>,
+    name: String,
+    wake: Arc<Notify>,
+) -> std::convert::Infallible {
+    let mut changes = watcher::watch_object(api, &name).default_backoff().boxed();
+    while let Some(change) = changes.next().await {
+        match change {
+            Ok(_) => wake.notify_one(),
+            Err(error) => tracing::debug!(lease = %name, %error, "watching the lease failed"),
+        }
+    }
+    // The watcher's stream never ends; should it, the elector keeps polling on its own.
+    std::future::pending().await
 }

@@ -1,10 +1,16 @@
 //! The elector loop: acquire, lead while renewing, and lose or release (client-go `LeaderElector`).
 //!
-//! * Acquire: try every `retryPeriod` (jittered ×1.2) until a write succeeds.
+//! * Acquire: try every `retryPeriod` (jittered ×1.2) until a write succeeds. Beyond client-go,
+//!   the pause ends early when the followed lease expires by our observation, and when
+//!   [`LeaderElector::waker`] is notified (the caller watches the Lease), so a standby sees a
+//!   release or the last renewal of a dead holder at once, not up to 2.2 retry periods later.
+//!   With a [`HeldLeases`] share, each attempt first waits the balancing handicap
+//!   ([`super::balance`]).
 //! * Lead: the caller's work runs with a token that is cancelled the moment leadership ends.
 //! * Renew every `retryPeriod`; each API call is bounded by `max(1s, renewDeadline/2)` so one hung
-//!   request cannot eat the window. If no renewal has succeeded for `renewDeadline` the lease is
-//!   lost: the work is cancelled at once and [`Outcome::Lost`] returned, still `leaseDuration -
+//!   request cannot eat the window, and the whole retrying is cut off at `renewDeadline` after the
+//!   last successful renewal (client-go bounds it with a context). Then the lease is lost: the
+//!   work is cancelled at once and [`Outcome::Lost`] returned, still `leaseDuration -
 //!   renewDeadline` before any follower may take over.
 //! * On the caller's cancellation (SIGTERM) the elector keeps renewing while the work drains, so
 //!   nobody else starts syncing early, then optionally releases the lease (empty holder, 1s) so a
@@ -12,18 +18,26 @@
 
 use std::{
     future::Future,
-    sync::{Arc, LazyLock},
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use parking_lot::Mutex;
 use prometheus::{IntCounterVec, IntGaugeVec, register_int_counter_vec, register_int_gauge_vec};
 use rand::Rng;
-use tokio::time::{Duration, Instant};
+use tokio::{
+    sync::Notify,
+    time::{Duration, Instant},
+};
 use tokio_util::sync::CancellationToken;
 
 use super::{
+    balance::HeldLeases,
     lock::{LeaseLock, LockError, StoredLease},
     record::{Decision, Observation, released},
+    status::LeaderStatus,
 };
 
 static MASTER_STATUS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
@@ -43,9 +57,6 @@ static SLOWPATH_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
     .expect("leader_election_slowpath_total registers once")
 });
-
-/// How long past the renew deadline the health check tolerates a silent leader (upstream: 20s).
-pub const HEALTH_TOLERANCE: Duration = Duration::from_secs(20);
 
 /// Timing and identity, validated as client-go's `NewLeaderElector`.
 #[derive(Clone, Debug)]
@@ -103,45 +114,38 @@ pub enum Transition {
     NewLeader(String),
 }
 
-/// Shared, cheaply readable leadership state (for `/healthz` and metrics).
-#[derive(Default)]
-pub struct LeaderStatus {
-    inner: Mutex<StatusInner>,
-}
-
-#[derive(Default)]
-struct StatusInner {
-    leading: bool,
-    last_renew: Option<Instant>,
-}
-
-impl LeaderStatus {
-    pub fn is_leader(&self) -> bool {
-        self.inner.lock().leading
-    }
-
-    #[cfg(test)]
-    pub(crate) fn set_for_tests(&self, leading: bool, last_renew: Option<Instant>) {
-        let mut inner = self.inner.lock();
-        inner.leading = leading;
-        inner.last_renew = last_renew;
-    }
-
-    /// The watchdog: a leader that has not renewed for `renew_deadline + 20s` is wedged.
-    pub fn check(&self, renew_deadline: Duration) -> Result<(), String> {
-        let inner = self.inner.lock();
-        match (inner.leading, inner.last_renew) {
-            (true, Some(at)) if at.elapsed() > renew_deadline + HEALTH_TOLERANCE => Err(format!(
-                "leader has not renewed the lease for {:?}",
-                at.elapsed()
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
 /// Called on every transition with the lease as last seen.
 type TransitionHook = Box<dyn Fn(&Transition, Option<&StoredLease>) + Send + Sync>;
+
+/// How one acquisition attempt ended.
+enum Attempt {
+    Won,
+    Failed,
+    Cancelled,
+}
+
+impl From<bool> for Attempt {
+    fn from(won: bool) -> Self {
+        if won { Attempt::Won } else { Attempt::Failed }
+    }
+}
+
+/// What reading the lease showed.
+enum Look {
+    Unreadable,
+    Missing(Decision),
+    Present(Box<StoredLease>, Decision),
+}
+
+impl Look {
+    /// Whether our next write would take (or create) the lease.
+    fn free(&self) -> bool {
+        matches!(
+            self,
+            Look::Missing(Decision::Write(_)) | Look::Present(_, Decision::Write(_))
+        )
+    }
+}
 
 /// Mutable election state, owned by the elector task.
 #[derive(Default)]
@@ -159,6 +163,11 @@ pub struct LeaderElector<L: LeaseLock> {
     state: Mutex<State>,
     status: Arc<LeaderStatus>,
     on_transition: TransitionHook,
+    wake: Arc<Notify>,
+    /// The process's share of leases, when several electors balance them.
+    held: Option<Arc<HeldLeases>>,
+    /// Whether this elector's leadership is counted in `held`.
+    counted: AtomicBool,
 }
 
 impl<L: LeaseLock> LeaderElector<L> {
@@ -169,7 +178,22 @@ impl<L: LeaseLock> LeaderElector<L> {
             state: Mutex::new(State::default()),
             status: Arc::new(LeaderStatus::default()),
             on_transition: Box::new(|_, _| {}),
+            wake: Arc::new(Notify::new()),
+            held: None,
+            counted: AtomicBool::new(false),
         }
+    }
+
+    /// Balances this elector against its siblings sharing `held` ([`super::balance`]).
+    pub fn with_balance(mut self, held: Arc<HeldLeases>) -> Self {
+        self.held = Some(held);
+        self
+    }
+
+    /// Notify this when the Lease changed: a waiting candidate then tries again at once.
+    /// Optional; without it the candidate polls every jittered retry period.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 
     /// Called on every [`Transition`] with the lease as last seen (for events on the Lease).
@@ -197,17 +221,18 @@ impl<L: LeaseLock> LeaderElector<L> {
     {
         MASTER_STATUS.with_label_values(&[&self.config.name]).set(0);
         tracing::info!(lease = %self.lock.describe(), identity = %self.config.identity, "attempting to acquire leader lease");
+        // `acquire` (wait.JitterUntil), with the early wake-up.
         loop {
-            if self.try_acquire_or_renew().await {
-                break;
+            match self.attempt_to_acquire(cancel).await {
+                Attempt::Won => break,
+                Attempt::Cancelled => return Outcome::Stopped,
+                Attempt::Failed => {}
             }
-            let pause = self
-                .config
-                .retry_period
-                .mul_f64(1.0 + 1.2 * rand::rng().random::<f64>());
+            let pause = self.pause_before_retry();
             tokio::select! {
                 _ = cancel.cancelled() => return Outcome::Stopped,
                 _ = tokio::time::sleep(pause) => {}
+                _ = self.wake.notified() => {}
             }
         }
         self.transition(Transition::Acquired);
@@ -234,20 +259,82 @@ impl<L: LeaseLock> LeaderElector<L> {
         Outcome::Stopped
     }
 
-    /// Waits one retry period, then renews, retrying until success or the renew deadline.
+    /// client-go's jittered retry period, cut short at the moment the lease we follow expires
+    /// by our observation: client-go would notice at its next poll, up to 2.2 retry periods
+    /// later; trying right then makes failover take the lease duration and no more, and puts
+    /// all candidates on the same start line for the balancing handicap.
+    fn pause_before_retry(&self) -> Duration {
+        let jittered = self
+            .config
+            .retry_period
+            .mul_f64(1.0 + 1.2 * rand::rng().random::<f64>());
+        let now = Instant::now();
+        match self.state.lock().observation.expires_at() {
+            Some(expiry) if expiry > now => jittered.min(expiry - now),
+            _ => jittered,
+        }
+    }
+
+    /// One acquisition attempt; with a [`HeldLeases`] share, a lease that looks free is taken
+    /// only after the balancing handicap, in turn with the sibling electors.
+    async fn attempt_to_acquire(&self, cancel: &CancellationToken) -> Attempt {
+        let Some(held) = &self.held else {
+            return Attempt::from(self.try_acquire_or_renew().await);
+        };
+        // Look without delay, so that every candidate observes changes when they happen and
+        // judges expiry alike; only taking the lease is handicapped.
+        if !self
+            .look(Instant::now(), jiff::Timestamp::now())
+            .await
+            .free()
+        {
+            return Attempt::Failed;
+        }
+        let mut waited = Duration::ZERO;
+        loop {
+            let turn = held.take_turn().await;
+            let handicap = held.handicap(self.config.retry_period);
+            if handicap <= waited {
+                let won = self.try_acquire_or_renew().await;
+                if won {
+                    // Counted before the turn passes on, so the next sibling sees it.
+                    self.count_in();
+                }
+                drop(turn);
+                return Attempt::from(won);
+            }
+            // The handicap may have grown while we slept: wait out the difference.
+            drop(turn);
+            tokio::select! {
+                _ = cancel.cancelled() => return Attempt::Cancelled,
+                _ = tokio::time::sleep(handicap - waited) => waited = handicap,
+            }
+        }
+    }
+
+    /// Waits one retry period, then renews, retrying until success or the renew deadline
+    /// (`renew`: `wait.PollUntilContextTimeout` under a `renewDeadline` context).
     async fn renew_until_deadline(&self, cancel: &CancellationToken) -> bool {
         let _ = cancel; // renewal continues during a drain; the work's completion ends the loop
         tokio::time::sleep(self.config.retry_period).await;
+        let last = self.state.lock().last_renew.unwrap_or_else(Instant::now);
+        let deadline = last + self.config.renew_deadline;
         loop {
-            if self.try_acquire_or_renew().await {
-                return true;
+            match tokio::time::timeout_at(deadline, self.try_acquire_or_renew()).await {
+                Ok(true) => return true,
+                // Someone else holds a valid lease now.
+                Ok(false) if !self.state.lock().leading => return false,
+                Ok(false) => {}
+                Err(_) => {
+                    tracing::warn!(lease = %self.lock.describe(), "renewal still pending at the renew deadline");
+                    return false;
+                }
             }
-            let last = self.state.lock().last_renew.unwrap_or_else(Instant::now);
-            if !self.state.lock().leading || last.elapsed() >= self.config.renew_deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 return false;
             }
-            let remaining = self.config.renew_deadline.saturating_sub(last.elapsed());
-            tokio::time::sleep(self.config.retry_period.min(remaining)).await;
+            tokio::time::sleep(self.config.retry_period.min(deadline - now)).await;
         }
     }
 
@@ -285,37 +372,20 @@ impl<L: LeaseLock> LeaderElector<L> {
             }
         }
 
-        let current = match self.bounded(self.lock.get()).await {
-            Ok(current) => current,
-            Err(error) => {
-                tracing::warn!(lease = %self.lock.describe(), %error, "error retrieving lease");
-                return false;
+        let (current, decision) = match self.look(now, wall).await {
+            Look::Unreadable => return false,
+            Look::Missing(Decision::Write(record)) => {
+                return match self.bounded(self.lock.create(&record)).await {
+                    Ok(created) => self.wrote(created, now),
+                    Err(error) => {
+                        tracing::debug!(%error, "error creating lease");
+                        false
+                    }
+                };
             }
+            Look::Missing(Decision::Follow { .. }) => return false,
+            Look::Present(current, decision) => (current, decision),
         };
-        let Some(current) = current else {
-            let decision =
-                Observation::default().decide(identity, self.config.lease_duration, now, wall);
-            let Decision::Write(record) = decision else {
-                return false;
-            };
-            return match self.bounded(self.lock.create(&record)).await {
-                Ok(created) => self.wrote(created, now),
-                Err(error) => {
-                    tracing::debug!(%error, "error creating lease");
-                    false
-                }
-            };
-        };
-
-        let decision = {
-            let mut state = self.state.lock();
-            state.observation.observe(&current.record, now);
-            state.stored = Some(current.clone());
-            state
-                .observation
-                .decide(identity, self.config.lease_duration, now, wall)
-        };
-        self.note_holder(&current.record.holder_identity);
         match decision {
             Decision::Follow { .. } => {
                 if self.state.lock().leading {
@@ -339,6 +409,36 @@ impl<L: LeaseLock> LeaderElector<L> {
         }
     }
 
+    /// Reads the lease, records the observation, and decides (`tryAcquireOrRenew` steps 2–5).
+    async fn look(&self, now: Instant, wall: jiff::Timestamp) -> Look {
+        let identity = self.config.identity.as_str();
+        let current = match self.bounded(self.lock.get()).await {
+            Ok(current) => current,
+            Err(error) => {
+                tracing::warn!(lease = %self.lock.describe(), %error, "error retrieving lease");
+                return Look::Unreadable;
+            }
+        };
+        let Some(current) = current else {
+            return Look::Missing(Observation::default().decide(
+                identity,
+                self.config.lease_duration,
+                now,
+                wall,
+            ));
+        };
+        let decision = {
+            let mut state = self.state.lock();
+            state.observation.observe(&current.record, now);
+            state.stored = Some(current.clone());
+            state
+                .observation
+                .decide(identity, self.config.lease_duration, now, wall)
+        };
+        self.note_holder(&current.record.holder_identity);
+        Look::Present(Box::new(current), decision)
+    }
+
     fn wrote(&self, written: StoredLease, now: Instant) -> bool {
         let mut state = self.state.lock();
         state
@@ -348,9 +448,7 @@ impl<L: LeaseLock> LeaderElector<L> {
         state.leading = true;
         state.last_renew = Some(now);
         drop(state);
-        let mut status = self.status.inner.lock();
-        status.leading = true;
-        status.last_renew = Some(now);
+        self.status.renewed(now);
         true
     }
 
@@ -411,11 +509,32 @@ impl<L: LeaseLock> LeaderElector<L> {
     }
 
     fn set_leading(&self, leading: bool) {
+        if leading {
+            self.count_in();
+        } else {
+            self.count_out();
+        }
         self.state.lock().leading = leading;
-        self.status.inner.lock().leading = leading;
+        self.status.set_leading(leading);
         MASTER_STATUS
             .with_label_values(&[&self.config.name])
             .set(i64::from(leading));
+    }
+
+    fn count_in(&self) {
+        if let Some(held) = &self.held
+            && !self.counted.swap(true, Ordering::SeqCst)
+        {
+            held.gained();
+        }
+    }
+
+    fn count_out(&self) {
+        if let Some(held) = &self.held
+            && self.counted.swap(false, Ordering::SeqCst)
+        {
+            held.dropped();
+        }
     }
 
     fn transition(&self, transition: Transition) {

@@ -81,6 +81,11 @@ impl KubeLeaseLock {
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
+
+    /// The Leases of this lock's namespace, e.g. to watch this one.
+    pub fn api(&self) -> Api<Lease> {
+        self.api.clone()
+    }
 }
 
 fn classify(error: kube::Error) -> LockError {

@@ -85,9 +85,14 @@ impl Observation {
 
     /// The holder's lease is still valid by our own clock (`isLeaseValid`).
     pub fn is_valid(&self, now: Instant) -> bool {
+        self.expires_at().is_some_and(|expiry| expiry > now)
+    }
+
+    /// When the observed lease stops being valid by our own clock.
+    pub fn expires_at(&self) -> Option<Instant> {
         self.seen
             .as_ref()
-            .is_some_and(|(record, at)| *at + record.lease_duration() > now)
+            .map(|(record, at)| *at + record.lease_duration())
     }
 
     /// `tryAcquireOrRenew` steps 4–5, after [`Observation::observe`] of the current record.

@@ -19,13 +19,16 @@ struct MemoryLease {
     stored: Arc<Mutex<Option<(LeaderElectionRecord, u64)>>>,
     next_rv: Arc<AtomicU64>,
     unreachable: Arc<AtomicBool>,
+    /// Notified on every write, as election.rs's watch on the Lease does.
+    watchers: Arc<Mutex<Vec<Arc<tokio::sync::Notify>>>>,
 }
 
-/// One candidate's view; `reachable` lets a test cut this candidate off from the "apiserver".
+/// One candidate's view; `cut_off` makes its calls fail at once, `hung` makes them never answer.
 #[derive(Clone)]
 struct Candidate {
     lease: MemoryLease,
     cut_off: Arc<AtomicBool>,
+    hung: Arc<AtomicBool>,
 }
 
 impl MemoryLease {
@@ -33,6 +36,17 @@ impl MemoryLease {
         Candidate {
             lease: self.clone(),
             cut_off: Arc::new(AtomicBool::new(false)),
+            hung: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn watch(&self, waker: Arc<tokio::sync::Notify>) {
+        self.watchers.lock().push(waker);
+    }
+
+    fn written(&self) {
+        for waker in self.watchers.lock().iter() {
+            waker.notify_one();
         }
     }
 
@@ -54,7 +68,10 @@ impl MemoryLease {
 }
 
 impl Candidate {
-    fn check(&self) -> Result<(), LockError> {
+    async fn check(&self) -> Result<(), LockError> {
+        if self.hung.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         if self.cut_off.load(Ordering::SeqCst) || self.lease.unreachable.load(Ordering::SeqCst) {
             Err(LockError::Api("connection refused".into()))
         } else {
@@ -65,7 +82,7 @@ impl Candidate {
 
 impl LeaseLock for Candidate {
     async fn get(&self) -> Result<Option<StoredLease>, LockError> {
-        self.check()?;
+        self.check().await?;
         Ok(self
             .lease
             .stored
@@ -75,13 +92,15 @@ impl LeaseLock for Candidate {
     }
 
     async fn create(&self, record: &LeaderElectionRecord) -> Result<StoredLease, LockError> {
-        self.check()?;
+        self.check().await?;
         let mut stored = self.lease.stored.lock();
         if stored.is_some() {
             return Err(LockError::Lost("already exists".into()));
         }
         let rv = self.lease.next_rv.fetch_add(1, Ordering::SeqCst) + 1;
         *stored = Some((record.clone(), rv));
+        drop(stored);
+        self.lease.written();
         Ok(MemoryLease::as_stored(record, rv))
     }
 
@@ -90,7 +109,7 @@ impl LeaseLock for Candidate {
         current: &StoredLease,
         record: &LeaderElectionRecord,
     ) -> Result<StoredLease, LockError> {
-        self.check()?;
+        self.check().await?;
         let mut stored = self.lease.stored.lock();
         let expected = current
             .lease
@@ -104,6 +123,8 @@ impl LeaseLock for Candidate {
         }
         let rv = self.lease.next_rv.fetch_add(1, Ordering::SeqCst) + 1;
         *stored = Some((record.clone(), rv));
+        drop(stored);
+        self.lease.written();
         Ok(MemoryLease::as_stored(record, rv))
     }
 
@@ -344,4 +365,211 @@ async fn health_check_fails_for_a_wedged_leader() {
     assert!(status.check(Duration::from_secs(10)).is_ok());
     tokio::time::advance(Duration::from_secs(2)).await;
     assert!(status.check(Duration::from_secs(10)).is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_apiserver_ends_leadership_exactly_at_the_renew_deadline() {
+    let lease = MemoryLease::default();
+    let a_lock = lease.candidate();
+    let hung = a_lock.hung.clone();
+    let a = LeaderElector::new(config("a", false), a_lock);
+    let intervals = Intervals::default();
+    let cancel = CancellationToken::new();
+    let lead = intervals.lead("a");
+    let run = async { a.run(&cancel, lead).await };
+    let test = async {
+        // Renewals happen every 2s from t=0; the last one before the hang is at t=4s.
+        tokio::time::sleep(Duration::from_millis(4500)).await;
+        hung.store(true, Ordering::SeqCst);
+    };
+    let (outcome, ()) = tokio::join!(run, test);
+    assert_eq!(outcome, Outcome::Lost);
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let started = intervals.0.lock()[0].1;
+    let ended = intervals.0.lock()[0].2.expect("work cancelled") - started;
+    // Each hung call would take 5s (fast-path PUT, then GET): without the overall deadline the
+    // loss would come at 4 + 2 + 10 = 16s, past the 15s a follower waits.
+    assert!(
+        ended >= Duration::from_secs(14) && ended <= Duration::from_millis(14_010),
+        "lost at {ended:?}; the last renewal was at 4s and the deadline is 10s"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wake_up_lets_a_standby_take_a_released_lease_at_once() {
+    let lease = MemoryLease::default();
+    let a = Arc::new(LeaderElector::new(config("a", true), lease.candidate()));
+    let b = Arc::new(LeaderElector::new(config("b", true), lease.candidate()));
+    let (cancel_a, cancel_b) = (CancellationToken::new(), CancellationToken::new());
+    let intervals = Intervals::default();
+    let run_a = {
+        let (a, c, l) = (a.clone(), cancel_a.clone(), intervals.lead("a"));
+        tokio::spawn(async move { a.run(&c, l).await })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let run_b = {
+        let (b, c, l) = (b.clone(), cancel_b.clone(), intervals.lead("b"));
+        tokio::spawn(async move { b.run(&c, l).await })
+    };
+    // b tried at 10ms and now pauses at least one retry period (2s).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    cancel_a.cancel();
+    assert_eq!(run_a.await.expect("a ends"), Outcome::Stopped);
+    let released_at = Instant::now();
+    // What election.rs's watch on the Lease does when it sees the release.
+    b.waker().notify_one();
+    while lease.holder().as_deref() != Some("b") {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(
+        released_at.elapsed() < Duration::from_millis(10),
+        "b took over {:?} after the release",
+        released_at.elapsed()
+    );
+    cancel_b.cancel();
+    run_b.await.expect("b ends");
+    intervals.assert_no_overlap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watching_standby_takes_over_one_lease_duration_after_the_last_renewal() {
+    let lease = MemoryLease::default();
+    let a = Arc::new(LeaderElector::new(config("a", false), lease.candidate()));
+    let b = Arc::new(LeaderElector::new(config("b", false), lease.candidate()));
+    lease.watch(b.waker());
+    let run_a = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            a.run(
+                &CancellationToken::new(),
+                |t| async move { t.cancelled().await },
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let run_b = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            b.run(
+                &CancellationToken::new(),
+                |t| async move { t.cancelled().await },
+            )
+            .await
+        })
+    };
+    // a renews every 2s from t=0; it dies 5ms after the renewal at 20s.
+    tokio::time::sleep(Duration::from_millis(19_995)).await;
+    run_a.abort();
+    let last_renewal = Instant::now() - Duration::from_millis(5);
+    while lease.holder().as_deref() != Some("b") {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let took = last_renewal.elapsed();
+    // client-go's poll would add up to 2.2 retry periods twice: to see the last renewal, and
+    // to notice the expiry.
+    assert!(
+        took >= Duration::from_secs(15) && took <= Duration::from_millis(15_010),
+        "b took over {took:?} after a's last renewal"
+    );
+    run_b.abort();
+}
+
+/// Three replicas ("processes") with one elector per controller lease, balanced per process.
+struct Replicas {
+    leases: Vec<MemoryLease>,
+    runs: Vec<Vec<tokio::task::JoinHandle<Outcome>>>,
+}
+
+impl Replicas {
+    fn new(controllers: usize) -> Self {
+        Self {
+            leases: (0..controllers).map(|_| MemoryLease::default()).collect(),
+            runs: Vec::new(),
+        }
+    }
+
+    fn start(&mut self, balanced: bool) {
+        let replica = format!("r{}", self.runs.len());
+        let held = Arc::new(HeldLeases::new());
+        let runs = self
+            .leases
+            .iter()
+            .map(|lease| {
+                let mut elector = LeaderElector::new(config(&replica, false), lease.candidate());
+                if balanced {
+                    elector = elector.with_balance(held.clone());
+                }
+                lease.watch(elector.waker());
+                tokio::spawn(async move {
+                    elector
+                        .run(&CancellationToken::new(), |leading| async move {
+                            leading.cancelled().await
+                        })
+                        .await
+                })
+            })
+            .collect();
+        self.runs.push(runs);
+    }
+
+    fn holders(&self) -> Vec<Option<String>> {
+        self.leases.iter().map(MemoryLease::holder).collect()
+    }
+
+    fn led_by(&self, replica: &str) -> usize {
+        self.holders()
+            .iter()
+            .filter(|h| h.as_deref() == Some(replica))
+            .count()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_balancing_the_first_replica_takes_every_lease() {
+    let mut replicas = Replicas::new(6);
+    replicas.start(false);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    replicas.start(false);
+    replicas.start(false);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(replicas.led_by("r0"), 6, "{:?}", replicas.holders());
+}
+
+#[tokio::test(start_paused = true)]
+async fn balancing_spreads_leases_and_a_death_moves_only_the_dead_replicas() {
+    let mut replicas = Replicas::new(6);
+    replicas.start(true);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    replicas.start(true);
+    replicas.start(true);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let before = replicas.holders();
+    for replica in ["r0", "r1", "r2"] {
+        assert_eq!(
+            replicas.led_by(replica),
+            2,
+            "{replica} leads its share: {before:?}"
+        );
+    }
+
+    // r1 dies without releasing (kill -9).
+    for run in &replicas.runs[1] {
+        run.abort();
+    }
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let after = replicas.holders();
+    for (old, new) in before.iter().zip(&after) {
+        if old.as_deref() == Some("r1") {
+            assert_ne!(new.as_deref(), Some("r1"), "r1's lease moved: {after:?}");
+            assert!(new.is_some(), "r1's lease was taken over: {after:?}");
+        } else {
+            assert_eq!(old, new, "leases of the survivors stay put: {after:?}");
+        }
+    }
+    assert_eq!(
+        (replicas.led_by("r0"), replicas.led_by("r2")),
+        (3, 3),
+        "the less loaded survivor wins the second orphan: {after:?}"
+    );
 }
