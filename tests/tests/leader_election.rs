@@ -17,7 +17,6 @@ use common::election::{
     lease::{self, Held},
     members::{Interval, Member, assert_no_overlap, seconds, start_members, wait_for_leader},
     pod_ceiling::{PodCeiling, replica_set},
-    proxy::CuttableProxy,
     replica::{Change, Timings, single_lease_args},
     unique_name,
     upstream::{assert_stays_held, says_it_leads, spawn_upstream_standby},
@@ -202,8 +201,7 @@ async fn losing_the_apiserver_ends_leading_and_the_process_before_the_lease_expi
     let name = unique_name("kcm-partition");
     let full = format!("{}/{name}", lease::NAMESPACE);
     let leases = lease::api(env.admin_client());
-    let upstream = env.apiserver_url().trim_start_matches("https://").parse()?;
-    let proxy = CuttableProxy::start(upstream).await?;
+    let proxy = testenv::CuttableProxy::to_apiserver(env).await?;
     let mut proxied_args = single_lease_args(&name, timings, CONTROLLER);
     proxied_args.push(format!("--master={}", proxy.url()));
     let mut leader = Member::start(env, "partition-leader", &proxied_args).await?;
@@ -222,7 +220,7 @@ async fn losing_the_apiserver_ends_leading_and_the_process_before_the_lease_expi
         .wait_for_log("new leader elected", Duration::from_secs(10))
         .await?;
 
-    proxy.cut();
+    proxy.black_hole();
     let cut_at = jiff::Timestamp::now();
     let mut last_renew = None;
     let status = loop {

@@ -194,7 +194,10 @@ async fn elect_and_run(
         never = wake_on_lease_changes(lease_api, lease_name, elector.waker()) => match never {},
     };
     match outcome {
-        Outcome::Lost => 1,
+        // Upstream's OnStoppedLeading is `klog.FlushAndExit(1)`: leave now, before a follower
+        // may take over, without waiting for controllers or queued events. The elector has
+        // already cancelled the controllers and logged the loss.
+        Outcome::Lost => std::process::exit(1),
         Outcome::Stopped => match failure.lock().take() {
             Some(error) => exit_code(Err(error)),
             None => 0,

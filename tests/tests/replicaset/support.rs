@@ -2,7 +2,7 @@
 //! kube-controller-manager with the two replica controllers, build owners of either kind, and
 //! read back pods, statuses and events.
 
-use std::{collections::BTreeMap, future::Future, path::PathBuf, process::Command, time::Duration};
+use std::{collections::BTreeMap, future::Future, process::Command, time::Duration};
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::{
@@ -49,33 +49,13 @@ impl Running {
     }
 }
 
-/// `target/<profile>/kcm-rs`, built by `cargo build -p kcm-rs`.
-fn kcm_rs_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    target.join(profile).join("kcm-rs")
-}
-
 pub async fn start(env: &TestEnv, manager: Manager, extra: &[&str]) -> anyhow::Result<Running> {
     match manager {
         Manager::Upstream => Ok(Running::Upstream(
             UpstreamKcm::start_with_args(env, &CONTROLLERS, extra).await?,
         )),
         Manager::KcmRs => {
-            let binary = kcm_rs_binary();
-            if !binary.is_file() {
-                bail!(
-                    "{} is missing: run `cargo build -p kcm-rs`",
-                    binary.display()
-                );
-            }
-            let mut command = Command::new(binary);
+            let mut command = Command::new(testenv::kcm_rs_binary()?);
             command
                 .arg(format!(
                     "--kubeconfig={}",

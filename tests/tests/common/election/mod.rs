@@ -1,13 +1,11 @@
 //! Support for the leader election tests: kcm-rs replicas and what their logs say
 //! ([`replica`]), groups of them and who led when ([`members`]), the upstream
-//! kube-controller-manager as a candidate ([`upstream`]), Lease reads ([`lease`]), a connection
-//! to the apiserver that a test can cut ([`proxy`]), and a watch that checks a ReplicaSet never
+//! kube-controller-manager as a candidate ([`upstream`]), Lease reads ([`lease`]), and a watch that checks a ReplicaSet never
 //! has more pods than it should ([`pod_ceiling`]).
 
 pub mod lease;
 pub mod members;
 pub mod pod_ceiling;
-pub mod proxy;
 pub mod replica;
 pub mod upstream;
 

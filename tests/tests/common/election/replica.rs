@@ -4,15 +4,10 @@
 //! with `at_unix_ms=<wall clock>`. Every replica runs on this host, so those readings and the
 //! test's own `jiff::Timestamp::now()` come from one clock and can be compared directly.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-    sync::OnceLock,
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
-use anyhow::{Context, bail};
-use testenv::{ManagedProcess, TestEnv, env::Identity};
+use anyhow::Context;
+use testenv::{ManagedProcess, TestEnv, env::Identity, kcm_rs_binary};
 
 /// Lease duration, renew deadline and retry period.
 #[derive(Clone, Copy, Debug)]
@@ -62,47 +57,6 @@ pub fn single_lease_args(lease: &str, timings: Timings, controllers: &str) -> Ve
     ];
     args.extend(timings.flags());
     args
-}
-
-/// `<target>/debug/kcm-rs`, built once per test binary: `cargo test -p kcm-tests` builds only
-/// this package, so the binary would otherwise be missing or stale. `KCM_RS_BINARY` names a
-/// binary to use instead.
-pub fn kcm_rs_binary() -> anyhow::Result<PathBuf> {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| build_kcm_rs().map_err(|e| format!("{e:#}")))
-        .clone()
-        .map_err(anyhow::Error::msg)
-}
-
-fn build_kcm_rs() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("KCM_RS_BINARY").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("the tests package has a parent directory")?;
-    let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|p| !p.is_empty()) {
-        Some(dir) => workspace.join(dir),
-        None => workspace.join("target"),
-    };
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "kcm-rs"])
-        .current_dir(workspace)
-        .output()
-        .context("running cargo build -p kcm-rs")?;
-    if !output.status.success() {
-        bail!(
-            "cargo build -p kcm-rs failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let binary = target.join("debug").join("kcm-rs");
-    if !binary.is_file() {
-        bail!("{} does not exist after the build", binary.display());
-    }
-    Ok(binary)
 }
 
 /// What a replica's log says happened to its leadership.
