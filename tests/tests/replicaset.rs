@@ -555,8 +555,11 @@ async fn finalizer_holds_a_pod<K: TestOwner>(
     pod_api
         .patch(&names[0], &PatchParams::default(), &Patch::Merge(&release))
         .await?;
-    let settled = wait_status::<K>(&ns, "held", "no terminating pod", |s| {
-        s.terminating_replicas.unwrap_or(0) == 0
+    // RCs report no terminatingReplicas, so wait on what both kinds show once the held pod is
+    // gone: two pods, and a status that counts two active replicas and no terminating one.
+    wait_pods(&ns, "the held pod gone", |p| p.len() == 2).await?;
+    let settled = wait_status::<K>(&ns, "held", "two replicas, none terminating", |s| {
+        s.replicas == 2 && s.terminating_replicas.unwrap_or(0) == 0
     })
     .await?;
     Ok((
