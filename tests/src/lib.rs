@@ -18,6 +18,7 @@
 //! - [`namespace`]: one fresh namespace per test.
 //! - [`nodes`] and [`pods`]: what kubelets and a scheduler would do (Ready nodes, binding,
 //!   Running/Ready status, finishing deletions); [`kubelet`] does all of it in the background.
+//! - [`workloads`]: ReplicaSets, ReplicationControllers and pod templates to create.
 //! - [`wait`]: polling with a deadline that reports the last thing it saw.
 //! - [`kcm`]: kcm-rs itself as a child process.
 //! - [`proxy`]: a TCP relay to the apiserver that a test can cut, for one client's outage.
@@ -35,6 +36,7 @@ pub mod process;
 pub mod proxy;
 pub mod upstream;
 pub mod wait;
+pub mod workloads;
 
 pub use env::TestEnv;
 pub use kcm::{KcmRs, kcm_rs_binary};

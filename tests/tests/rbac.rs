@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use k8s_openapi::api::{
-    apps::v1::{ReplicaSet, ReplicaSetSpec},
-    core::v1::{Container, Event, Pod, PodSpec, PodTemplateSpec, Secret},
+    apps::v1::ReplicaSet,
+    core::v1::{Event, Pod, Secret},
     rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, Subject},
 };
 use kube::{
     Api,
-    api::{ListParams, ObjectMeta, PostParams},
+    api::{ListParams, PostParams},
 };
 use serde::Deserialize;
 use testenv::{Check, KcmRs, TestEnv, env::Identity, wait_until};
@@ -67,40 +67,6 @@ async fn apply_rbac_for(env: &TestEnv, user: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn replica_set(name: &str, replicas: i32) -> ReplicaSet {
-    let labels: std::collections::BTreeMap<String, String> =
-        [("app".to_string(), name.to_string())].into();
-    ReplicaSet {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        spec: Some(ReplicaSetSpec {
-            replicas: Some(replicas),
-            selector: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
-                match_labels: Some(labels.clone()),
-                ..Default::default()
-            },
-            template: Some(PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![Container {
-                        name: "c".into(),
-                        image: Some("registry.invalid/c".into()),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-            }),
-            ..Default::default()
-        }),
-        status: None,
-    }
-}
-
 #[tokio::test]
 async fn kcm_rs_runs_with_only_the_shipped_roles() -> anyhow::Result<()> {
     let Some(env) = TestEnv::get().await else {
@@ -136,8 +102,11 @@ async fn kcm_rs_runs_with_only_the_shipped_roles() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}\n{}", kcm.process().log_tail(30)))?;
 
     let rs: Api<ReplicaSet> = ns.api();
-    rs.create(&PostParams::default(), &replica_set("web", 2))
-        .await?;
+    rs.create(
+        &PostParams::default(),
+        &testenv::workloads::replica_set("web", 2, &[("app", "web")], &[]),
+    )
+    .await?;
     let pods: Api<Pod> = ns.api();
     let events: Api<Event> = ns.api();
     let observe = async || -> anyhow::Result<(usize, i32, usize)> {

@@ -2,17 +2,13 @@
 //! kube-controller-manager with the two replica controllers, build owners of either kind, and
 //! read back pods, statuses and events.
 
-use std::{collections::BTreeMap, future::Future, process::Command, time::Duration};
+use std::{future::Future, process::Command, time::Duration};
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::{
-    apps::v1::{ReplicaSet, ReplicaSetSpec},
-    core::v1::{
-        Container, Event, Pod, PodSpec, PodTemplateSpec, ReplicationController,
-        ReplicationControllerSpec,
-    },
+    apps::v1::ReplicaSet,
+    core::v1::{Event, Pod, ReplicationController},
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kcm_controllers::replicaset::kind::{ReplicaKind, ReplicaStatus};
 use kube::{
     Api, ResourceExt,
@@ -123,30 +119,7 @@ async fn delete_owners(ns: &TestNamespace) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-pub fn template(template_labels: BTreeMap<String, String>) -> PodTemplateSpec {
-    PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(template_labels),
-            annotations: Some(labels(&[("example.com/from-template", "yes")])),
-            ..Default::default()
-        }),
-        spec: Some(PodSpec {
-            containers: vec![Container {
-                name: "main".into(),
-                image: Some("registry.invalid/never-pulled:1".into()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
-    }
-}
+pub use testenv::workloads::{labels, pod_template as template};
 
 /// An owner kind the tests can build: its selector is `selector`, its template labels are
 /// `selector` plus `extra`.
@@ -159,24 +132,7 @@ impl TestOwner for ReplicaSet {
     const API_VERSION: &'static str = "apps/v1";
 
     fn build(name: &str, replicas: i32, selector: &[(&str, &str)], extra: &[(&str, &str)]) -> Self {
-        let mut template_labels = labels(selector);
-        template_labels.extend(labels(extra));
-        ReplicaSet {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..Default::default()
-            },
-            spec: Some(ReplicaSetSpec {
-                replicas: Some(replicas),
-                selector: LabelSelector {
-                    match_labels: Some(labels(selector)),
-                    match_expressions: None,
-                },
-                template: Some(template(template_labels)),
-                min_ready_seconds: None,
-            }),
-            status: None,
-        }
+        testenv::workloads::replica_set(name, replicas, selector, extra)
     }
 }
 
@@ -184,21 +140,7 @@ impl TestOwner for ReplicationController {
     const API_VERSION: &'static str = "v1";
 
     fn build(name: &str, replicas: i32, selector: &[(&str, &str)], extra: &[(&str, &str)]) -> Self {
-        let mut template_labels = labels(selector);
-        template_labels.extend(labels(extra));
-        ReplicationController {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..Default::default()
-            },
-            spec: Some(ReplicationControllerSpec {
-                replicas: Some(replicas),
-                selector: Some(labels(selector)),
-                template: Some(template(template_labels)),
-                min_ready_seconds: None,
-            }),
-            status: None,
-        }
+        testenv::workloads::replication_controller(name, replicas, selector, extra)
     }
 }
 
