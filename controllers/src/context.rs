@@ -52,9 +52,10 @@ pub struct ControllerContext {
 }
 
 impl ControllerContext {
-    /// The API client a controller uses, named as upstream's client builder names it.
+    /// The API client a controller uses, named as upstream's client builder names it. With
+    /// `--use-service-account-credentials` it acts as ServiceAccount `kube-system/<client_name>`.
     pub fn client(&self, client_name: &str) -> Result<kube::Client, ClientError> {
-        self.clients.client_for(client_name)
+        self.clients.controller_client(client_name)
     }
 
     /// A recorder reporting as `component` (e.g. `replicaset-controller`) that writes through

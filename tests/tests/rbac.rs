@@ -1,12 +1,17 @@
-//! `config/manifests/rbac.yaml` grants exactly enough: kcm-rs, running as an identity with only
-//! those roles, elects a leader, creates a ReplicaSet's pods, writes its status and events;
-//! and the identity is refused what the roles leave out.
+//! Who kcm-rs acts as, and that the roles it ships or relies on are enough.
+//!
+//! - `config/manifests/rbac.yaml` grants exactly enough: kcm-rs, running as an identity with only
+//!   those roles, elects a leader, creates a ReplicaSet's pods, writes its status and events; and
+//!   the identity is refused what the roles leave out.
+//! - kubeadm's identity `system:kube-controller-manager` may not create pods itself; with
+//!   `--use-service-account-credentials` each controller acts as its own ServiceAccount and the
+//!   bootstrap roles `system:controller:<name>` let it.
 
 use std::time::Duration;
 
 use k8s_openapi::api::{
     apps::v1::ReplicaSet,
-    core::v1::{Event, Pod, Secret},
+    core::v1::{Event, Pod, ReplicationController, Secret, ServiceAccount},
     rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, Subject},
 };
 use kube::{
@@ -141,6 +146,158 @@ async fn kcm_rs_runs_with_only_the_shipped_roles() -> anyhow::Result<()> {
     assert!(
         !kcm.process().log_tail(400).contains("forbidden"),
         "kcm-rs hit a permission it lacks:\n{}",
+        kcm.process().log_tail(60)
+    );
+    Ok(())
+}
+
+/// Pods, `status.replicas` and `SuccessfulCreate` events of the workload `name` in `ns`.
+async fn created<K>(
+    workloads: &Api<K>,
+    pods: &Api<Pod>,
+    events: &Api<Event>,
+    name: &str,
+    replicas_of: impl Fn(&K) -> i32,
+) -> anyhow::Result<(usize, i32, usize)>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let owned = pods
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .filter(|pod| {
+            pod.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|owner| owner.name == name)
+        })
+        .count();
+    let status = replicas_of(&workloads.get(name).await?);
+    let creations = events
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .filter(|e| {
+            e.reason.as_deref() == Some("SuccessfulCreate")
+                && e.involved_object.name.as_deref() == Some(name)
+        })
+        .count();
+    Ok((owned, status, creations))
+}
+
+#[tokio::test]
+async fn kubeadm_identity_runs_controllers_as_their_service_accounts() -> anyhow::Result<()> {
+    let Some(env) = TestEnv::get().await else {
+        return Ok(());
+    };
+    let _exclusive = env.controller_lock().await;
+    let ns = env.namespace("sa-credentials").await?;
+    let kubeadm_identity = format!(
+        "--kubeconfig={}",
+        env.kubeconfig(Identity::KubeControllerManager).display()
+    );
+    let controllers = "--controllers=replicaset-controller,replicationcontroller-controller";
+
+    let replica_sets: Api<ReplicaSet> = ns.api();
+    let controllers_api: Api<ReplicationController> = ns.api();
+    replica_sets
+        .create(
+            &PostParams::default(),
+            &testenv::workloads::replica_set("web", 2, &[("app", "web")], &[]),
+        )
+        .await?;
+    controllers_api
+        .create(
+            &PostParams::default(),
+            &testenv::workloads::replication_controller("legacy", 1, &[("app", "legacy")], &[]),
+        )
+        .await?;
+    let pods: Api<Pod> = ns.api();
+    let events: Api<Event> = ns.api();
+
+    // Without the flag the manager's own identity is used, and the bootstrap role of
+    // system:kube-controller-manager does not allow creating pods.
+    let refused = KcmRs::start_synced(env, &[&kubeadm_identity, controllers]).await?;
+    let forbidden = format!(
+        "User \"{}\" cannot create resource \"pods\"",
+        Identity::KubeControllerManager.user()
+    );
+    let result = wait_until(
+        Duration::from_secs(60),
+        "a FailedCreate event saying pods are forbidden",
+        || async {
+            let listed = match events.list(&ListParams::default()).await {
+                Ok(list) => list.items,
+                Err(e) => return Check::NotYet(e.to_string()),
+            };
+            let failed: Vec<_> = listed
+                .iter()
+                .filter(|e| e.reason.as_deref() == Some("FailedCreate"))
+                .filter_map(|e| e.message.clone())
+                .collect();
+            if failed.iter().any(|m| m.contains(&forbidden)) {
+                Check::Done(())
+            } else {
+                Check::NotYet(format!("FailedCreate messages: {failed:?}"))
+            }
+        },
+    )
+    .await;
+    if let Err(e) = result {
+        panic!("{e}\nkcm-rs log:\n{}", refused.process().log_tail(40));
+    }
+    assert_eq!(pods.list(&ListParams::default()).await?.items.len(), 0);
+    drop(refused);
+
+    // With it, each controller mints a token for kube-system/<its client name>.
+    let kcm = KcmRs::start_synced(
+        env,
+        &[
+            &kubeadm_identity,
+            controllers,
+            "--use-service-account-credentials=true",
+        ],
+    )
+    .await?;
+    let result = wait_until(
+        Duration::from_secs(60),
+        "pods, status and SuccessfulCreate events of both workloads",
+        || async {
+            let rs = created(&replica_sets, &pods, &events, "web", |rs| {
+                rs.status.as_ref().map_or(0, |s| s.replicas)
+            })
+            .await;
+            let rc = created(&controllers_api, &pods, &events, "legacy", |rc| {
+                rc.status.as_ref().map_or(0, |s| s.replicas)
+            })
+            .await;
+            match (rs, rc) {
+                (Ok((2, 2, 2)), Ok((1, 1, 1))) => Check::Done(()),
+                (rs, rc) => Check::NotYet(format!(
+                    "ReplicaSet (pods, status.replicas, creations) {rs:?}, \
+                     ReplicationController {rc:?}"
+                )),
+            }
+        },
+    )
+    .await;
+    if let Err(e) = result {
+        panic!("{e}\nkcm-rs log:\n{}", kcm.process().log_tail(40));
+    }
+    let accounts: Api<ServiceAccount> = Api::namespaced(env.admin_client(), "kube-system");
+    for name in ["replicaset-controller", "replication-controller"] {
+        assert!(
+            accounts.get_opt(name).await?.is_some(),
+            "ServiceAccount kube-system/{name} should exist"
+        );
+    }
+    assert!(
+        !kcm.process().log_tail(400).contains("forbidden"),
+        "a controller hit a permission its bootstrap role lacks:\n{}",
         kcm.process().log_tail(60)
     );
     Ok(())

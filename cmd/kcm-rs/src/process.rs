@@ -22,6 +22,10 @@ use crate::{
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Where `--use-service-account-credentials` finds (or creates) the controllers' accounts; the
+/// bootstrap RBAC binds `system:controller:<name>` to accounts in this namespace.
+const CONTROLLER_ACCOUNTS_NAMESPACE: &str = "kube-system";
+
 /// Runs the process to completion and returns its exit code.
 pub async fn run(loaded: Loaded) -> u8 {
     let config = Arc::new(loaded.config);
@@ -39,7 +43,20 @@ pub async fn run(loaded: Loaded) -> u8 {
         qps: config.component.generic.client_connection.qps,
         burst: config.component.generic.client_connection.burst,
     };
-    let clients = ClientFactory::new(kube_config, limits, VERSION);
+    let mut clients = ClientFactory::new(kube_config, limits, VERSION);
+    if config
+        .component
+        .kube_cloud_shared
+        .use_service_account_credentials
+    {
+        clients = match clients.with_service_account_credentials(CONTROLLER_ACCOUNTS_NAMESPACE) {
+            Ok(clients) => clients,
+            Err(error) => {
+                tracing::error!("{error}");
+                return 1;
+            }
+        };
+    }
     let checks = HealthChecks::new();
     let shutdown = CancellationToken::new();
     let serving = CancellationToken::new();

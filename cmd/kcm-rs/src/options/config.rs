@@ -46,6 +46,7 @@ pub struct Configz<'a> {
 #[serde(rename_all = "PascalCase")]
 pub struct ComponentConfig {
     pub generic: GenericConfig,
+    pub kube_cloud_shared: KubeCloudSharedConfig,
     pub deployment_controller: DeploymentControllerConfig,
     pub endpoint_controller: EndpointControllerConfig,
     pub namespace_controller: NamespaceControllerConfig,
@@ -90,6 +91,14 @@ pub struct LeaderElectionConfig {
     pub resource_lock: String,
     pub resource_name: String,
     pub resource_namespace: String,
+}
+
+/// `KubeCloudSharedConfiguration`: of its fields only this one concerns kcm-rs's controllers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KubeCloudSharedConfig {
+    /// Each controller acts as ServiceAccount `kube-system/<client-name>`.
+    pub use_service_account_credentials: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -183,6 +192,9 @@ impl Default for KcmConfig {
                         .iter()
                         .map(|s| s.to_string())
                         .collect(),
+                },
+                kube_cloud_shared: KubeCloudSharedConfig {
+                    use_service_account_credentials: false,
                 },
                 deployment_controller: DeploymentControllerConfig {
                     concurrent_deployment_syncs: defaults::CONCURRENT_DEPLOYMENT_SYNCS,
@@ -345,6 +357,7 @@ mod tests {
                     "LeaderMigrationEnabled": false,
                     "LeaderMigration": {"LeaderName": "", "ResourceLock": "", "ControllerLeaders": null}
                 },
+                "KubeCloudShared": {"UseServiceAccountCredentials": false},
                 "DeploymentController": {"ConcurrentDeploymentSyncs": 5},
                 "EndpointController": {"ConcurrentEndpointSyncs": 5, "EndpointUpdatesBatchPeriod": "0s"},
                 "NamespaceController": {"NamespaceSyncPeriod": "5m0s", "ConcurrentNamespaceSyncs": 10},

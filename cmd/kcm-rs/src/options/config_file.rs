@@ -49,6 +49,8 @@ pub struct ConfigFile {
     pub kind: Option<String>,
     #[serde(default, alias = "Generic")]
     pub generic: GenericSection,
+    #[serde(default, alias = "KubeCloudShared")]
+    pub kube_cloud_shared: KubeCloudSharedSection,
     #[serde(default, alias = "DeploymentController")]
     pub deployment_controller: DeploymentSection,
     #[serde(default, alias = "EndpointController")]
@@ -130,6 +132,13 @@ pub struct LeaderElectionSection {
     pub resource_name: Option<String>,
     #[serde(default, alias = "ResourceNamespace")]
     pub resource_namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeCloudSharedSection {
+    #[serde(default, alias = "UseServiceAccountCredentials")]
+    pub use_service_account_credentials: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -125,6 +125,12 @@ pub struct Flags {
     #[arg(long, value_name = "N", default_value_t = defaults::KUBE_API_BURST, allow_hyphen_values = true, help_heading = GENERIC)]
     pub kube_api_burst: i32,
 
+    /// Give each controller its own ServiceAccount credentials (kube-system/<client-name>,
+    /// tokens from the TokenRequest API) instead of the kubeconfig's.
+    #[arg(long, value_name = "BOOL", default_value_t = false, value_parser = parse_go_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = GENERIC)]
+    pub use_service_account_credentials: bool,
+
     /// Start a leader election client and gain leadership before running the controllers.
     #[arg(long, value_name = "BOOL", default_value_t = defaults::LEADER_ELECT, value_parser = parse_go_bool,
           num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = LEADER_ELECTION)]

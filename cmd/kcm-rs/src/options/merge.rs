@@ -11,8 +11,9 @@ use clap::parser::ValueSource;
 
 use super::config::{
     ClientConnectionConfig, ComponentConfig, DeploymentControllerConfig, EndpointControllerConfig,
-    GenericConfig, KcmConfig, LeaderElectionConfig, NamespaceControllerConfig,
-    PodGcControllerConfig, ProcessConfig, ReplicaSetControllerConfig, ReplicationControllerConfig,
+    GenericConfig, KcmConfig, KubeCloudSharedConfig, LeaderElectionConfig,
+    NamespaceControllerConfig, PodGcControllerConfig, ProcessConfig, ReplicaSetControllerConfig,
+    ReplicationControllerConfig,
 };
 use super::config_file::ConfigFile;
 use super::flags::{Flags, controller_entries};
@@ -112,6 +113,13 @@ pub fn merge(
                 Controllers,
                 controller_entries(&flags.controllers),
                 g.controllers.clone(),
+            ),
+        },
+        kube_cloud_shared: KubeCloudSharedConfig {
+            use_service_account_credentials: p.pick(
+                UseServiceAccountCredentials,
+                flags.use_service_account_credentials,
+                f.kube_cloud_shared.use_service_account_credentials,
             ),
         },
         deployment_controller: DeploymentControllerConfig {

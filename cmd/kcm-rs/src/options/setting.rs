@@ -23,6 +23,7 @@ pub enum Setting {
     LeaderElectResourceLock,
     LeaderElectResourceName,
     LeaderElectResourceNamespace,
+    UseServiceAccountCredentials,
     ConcurrentDeploymentSyncs,
     ConcurrentEndpointSyncs,
     EndpointUpdatesBatchPeriod,
@@ -98,6 +99,11 @@ impl Setting {
                 "leader_elect_resource_namespace",
                 "--leader-elect-resource-namespace",
                 "generic.leaderElection.resourceNamespace",
+            ),
+            UseServiceAccountCredentials => (
+                "use_service_account_credentials",
+                "--use-service-account-credentials",
+                "kubeCloudShared.useServiceAccountCredentials",
             ),
             ConcurrentDeploymentSyncs => (
                 "concurrent_deployment_syncs",
@@ -244,6 +250,7 @@ mod tests {
             LeaderElectResourceLock,
             LeaderElectResourceName,
             LeaderElectResourceNamespace,
+            UseServiceAccountCredentials,
             ConcurrentDeploymentSyncs,
             ConcurrentEndpointSyncs,
             EndpointUpdatesBatchPeriod,

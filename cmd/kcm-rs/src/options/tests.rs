@@ -496,6 +496,9 @@ fn the_sample_config_file_holds_the_defaults() {
         le.resource_lock.is_some(),
         le.resource_name.is_some(),
         le.resource_namespace.is_some(),
+        file.kube_cloud_shared
+            .use_service_account_credentials
+            .is_some(),
         file.deployment_controller
             .concurrent_deployment_syncs
             .is_some(),
@@ -554,5 +557,69 @@ fn a_repeated_flag_takes_the_later_value_as_pflag_does() {
             .replication_controller
             .concurrent_rc_syncs,
         4
+    );
+}
+
+#[test]
+fn service_account_credentials_come_from_the_flag_or_the_file() {
+    let by_default = ok(&[]);
+    assert!(
+        !by_default
+            .config
+            .component
+            .kube_cloud_shared
+            .use_service_account_credentials
+    );
+    // kubeadm's spelling, and the bare flag.
+    for arg in [
+        "--use-service-account-credentials=true",
+        "--use-service-account-credentials",
+    ] {
+        let loaded = ok(&[arg]);
+        assert!(
+            loaded
+                .config
+                .component
+                .kube_cloud_shared
+                .use_service_account_credentials,
+            "{arg}"
+        );
+    }
+    for text in [
+        "kubeCloudShared:\n  useServiceAccountCredentials: true\n",
+        "KubeCloudShared:\n  UseServiceAccountCredentials: true\n",
+    ] {
+        let file = config_file(text);
+        let loaded = ok(&[&path_arg(&file)]);
+        assert!(
+            loaded
+                .config
+                .component
+                .kube_cloud_shared
+                .use_service_account_credentials,
+            "{text}"
+        );
+        let json = serde_json::to_value(loaded.config.configz()).unwrap();
+        assert_eq!(
+            json["kubecontrollermanager.config.k8s.io"]["KubeCloudShared"]["UseServiceAccountCredentials"],
+            true
+        );
+        let overridden = ok(&[&path_arg(&file), "--use-service-account-credentials=false"]);
+        assert!(
+            !overridden
+                .config
+                .component
+                .kube_cloud_shared
+                .use_service_account_credentials
+        );
+    }
+
+    let wrong_type = config_file("kubeCloudShared:\n  useServiceAccountCredentials: sometimes\n");
+    let err = failure(&[&path_arg(&wrong_type)]);
+    assert!(
+        err.message()
+            .contains("field kubeCloudShared.useServiceAccountCredentials"),
+        "{}",
+        err.message()
     );
 }

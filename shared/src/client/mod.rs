@@ -6,9 +6,14 @@
 //! default stack (auth, retry, timeouts) plus [`ThrottleLayer`], which waits for a token before
 //! each request and records the `rest_client_*` metrics that upstream exports.
 //!
+//! With `--use-service-account-credentials`, [`ClientFactory::controller_client`] authenticates
+//! as the controller's own ServiceAccount instead (see [`service_account`]).
+//!
 //! The bucket follows `golang.org/x/time/rate` reservation semantics as client-go's
 //! `tokenBucketRateLimiter` uses them: a request always takes a token, the balance may go
 //! negative, and the request waits until its token would have been earned.
+
+pub mod service_account;
 
 use std::{
     future::Future,
@@ -19,7 +24,7 @@ use std::{
 };
 
 use http::{HeaderValue, Request, Response, header::USER_AGENT};
-use kube::{Client, Config, client::ClientBuilder};
+use kube::{Client, Config, client::ClientBuilder, config::AuthInfo};
 use parking_lot::Mutex;
 use prometheus::{HistogramVec, IntCounterVec, register_histogram_vec, register_int_counter_vec};
 use tokio::time::{Instant, Sleep};
@@ -299,6 +304,20 @@ pub enum ClientError {
     Build { name: String, source: kube::Error },
 }
 
+/// Who the controllers' clients authenticate as.
+#[derive(Clone)]
+enum ControllerCredentials {
+    /// The kubeconfig's own credentials, like every other client.
+    Root,
+    /// The ServiceAccount `<namespace>/<client-name>` of each controller; tokens are minted
+    /// through `root`, and `anonymous` is the kubeconfig stripped of its credentials.
+    ServiceAccounts {
+        root: Client,
+        namespace: String,
+        anonymous: Box<Config>,
+    },
+}
+
 /// Builds one [`Client`] per named user, all from the same base configuration.
 #[derive(Clone)]
 pub struct ClientFactory {
@@ -306,6 +325,7 @@ pub struct ClientFactory {
     limits: RateLimits,
     component: String,
     version: String,
+    controllers: ControllerCredentials,
 }
 
 impl ClientFactory {
@@ -315,7 +335,28 @@ impl ClientFactory {
             limits,
             component: "kcm-rs".to_string(),
             version: version.into(),
+            controllers: ControllerCredentials::Root,
         }
+    }
+
+    /// Controllers authenticate as ServiceAccounts in `namespace` (upstream: `kube-system`),
+    /// one per client name, as `--use-service-account-credentials` asks
+    /// (`createClientBuilders`). Informers, leader election and the manager's own events keep
+    /// the kubeconfig's credentials.
+    pub fn with_service_account_credentials(
+        mut self,
+        namespace: &str,
+    ) -> Result<Self, ClientError> {
+        let root = self.client_for("controller-credentials")?;
+        // Upstream: restclient.AnonymousClientConfig keeps server, CA and TLS settings only.
+        let mut anonymous = self.base.clone();
+        anonymous.auth_info = AuthInfo::default();
+        self.controllers = ControllerCredentials::ServiceAccounts {
+            root,
+            namespace: namespace.to_owned(),
+            anonymous: Box::new(anonymous),
+        };
+        Ok(self)
     }
 
     pub fn base_config(&self) -> &Config {
@@ -326,18 +367,55 @@ impl ClientFactory {
         self.limits
     }
 
-    /// A client with the default limits and user agent suffix `name`.
+    /// A client with the kubeconfig's credentials, the default limits and user agent suffix
+    /// `name`: for informers, leader election and the manager itself.
     pub fn client_for(&self, name: &str) -> Result<Client, ClientError> {
         self.client_with_limits(name, self.limits)
     }
 
-    /// A client with its own bucket of the given size.
+    /// Like [`Self::client_for`], with its own bucket of the given size.
     pub fn client_with_limits(
         &self,
         name: &str,
         limits: RateLimits,
     ) -> Result<Client, ClientError> {
-        let mut config = self.base.clone();
+        self.build(name, limits, self.base.clone(), None)
+    }
+
+    /// The client a controller acts through: its own ServiceAccount when configured, otherwise
+    /// the same as [`Self::client_for`].
+    pub fn controller_client(&self, name: &str) -> Result<Client, ClientError> {
+        self.controller_client_with_limits(name, self.limits)
+    }
+
+    /// Like [`Self::controller_client`], with its own bucket of the given size.
+    pub fn controller_client_with_limits(
+        &self,
+        name: &str,
+        limits: RateLimits,
+    ) -> Result<Client, ClientError> {
+        match &self.controllers {
+            ControllerCredentials::Root => self.client_with_limits(name, limits),
+            ControllerCredentials::ServiceAccounts {
+                root,
+                namespace,
+                anonymous,
+            } => {
+                let source =
+                    service_account::ServiceAccountTokenSource::new(root.clone(), namespace, name);
+                let layer = service_account::BearerTokenLayer::new(source);
+                self.build(name, limits, (**anonymous).clone(), Some(layer))
+            }
+        }
+    }
+
+    fn build(
+        &self,
+        name: &str,
+        limits: RateLimits,
+        mut config: Config,
+        bearer: Option<service_account::BearerTokenLayer>,
+    ) -> Result<Client, ClientError> {
         let agent = user_agent(&self.component, &self.version, name);
         let value = HeaderValue::from_str(&agent).map_err(|_| ClientError::UserAgent {
             name: name.to_string(),
@@ -357,9 +435,11 @@ impl ClientFactory {
             name: name.to_string(),
             source,
         })?;
-        Ok(builder
-            .with_layer(&ThrottleLayer::new(bucket, host))
-            .build())
+        let throttle = ThrottleLayer::new(bucket, host);
+        Ok(match bearer {
+            Some(bearer) => builder.with_layer(&bearer).with_layer(&throttle).build(),
+            None => builder.with_layer(&throttle).build(),
+        })
     }
 }
 
