@@ -228,6 +228,9 @@ pub struct Flags {
     #[arg(long, value_name = "FORMAT", allow_hyphen_values = true, value_enum, default_value_t = LoggingFormat::Text, help_heading = LOGS)]
     pub logging_format: LoggingFormat,
 
+    #[command(flatten)]
+    pub unimplemented: super::unimplemented::UnimplementedControllerFlags,
+
     /// Print version information and quit.
     #[arg(long, action = ArgAction::Version, help_heading = MISC)]
     version: (),
@@ -261,7 +264,7 @@ fn controllers_help() -> String {
 }
 
 /// Go's `strconv.ParseBool`, which pflag uses for boolean flags.
-fn parse_go_bool(value: &str) -> Result<bool, String> {
+pub(super) fn parse_go_bool(value: &str) -> Result<bool, String> {
     match value {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),

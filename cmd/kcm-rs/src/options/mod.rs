@@ -15,6 +15,7 @@ pub mod duration;
 pub mod flags;
 mod merge;
 pub mod setting;
+pub mod unimplemented;
 pub mod validate;
 
 use std::ffi::OsString;
@@ -148,6 +149,7 @@ where
             resolution.unimplemented.join(", ")
         ));
     }
+    warnings.extend(flags.unimplemented.warning());
     Ok(Loaded {
         config,
         controllers: resolution,

@@ -623,3 +623,49 @@ fn service_account_credentials_come_from_the_flag_or_the_file() {
         err.message()
     );
 }
+
+#[test]
+fn kubeadms_flags_for_controllers_kcm_rs_does_not_run_are_accepted_with_one_warning() {
+    // kubeadm's command line (process.md §7.1) without its serving authn/authz flags.
+    let loaded = ok(&[
+        "--bind-address=127.0.0.1",
+        "--leader-elect=true",
+        "--kubeconfig=/etc/kubernetes/controller-manager.conf",
+        "--root-ca-file=/etc/kubernetes/pki/ca.crt",
+        "--service-account-private-key-file=/etc/kubernetes/pki/sa.key",
+        "--cluster-signing-cert-file=/etc/kubernetes/pki/ca.crt",
+        "--cluster-signing-key-file=/etc/kubernetes/pki/ca.key",
+        "--use-service-account-credentials=true",
+        "--controllers=*,bootstrapsigner,tokencleaner",
+        "--allocate-node-cidrs",
+        "--cluster-cidr=10.244.0.0/16",
+        "--service-cluster-ip-range=10.96.0.0/12",
+        "--cluster-name=kubernetes",
+    ]);
+    assert_eq!(loaded.controllers.enabled, ControllerId::ALL);
+    assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+    let ignored = &loaded.warnings[1];
+    for flag in [
+        "--root-ca-file (serviceaccount-token-controller, root-ca-certificate-publisher-controller)",
+        "--service-account-private-key-file (serviceaccount-token-controller)",
+        "--cluster-signing-cert-file (certificatesigningrequest-signing-controller)",
+        "--cluster-signing-key-file (certificatesigningrequest-signing-controller)",
+        "--allocate-node-cidrs (node-ipam-controller)",
+        "--cluster-cidr (node-ipam-controller)",
+        "--service-cluster-ip-range (node-ipam-controller)",
+        "--cluster-name (the cloud-provider controllers)",
+    ] {
+        assert!(ignored.contains(flag), "{flag} missing from {ignored}");
+    }
+    assert!(!ignored.contains("--node-cidr-mask-size"), "{ignored}");
+    // They stay flags: a bad boolean is still an error naming the flag.
+    let err = failure(&["--allocate-node-cidrs=maybe"]);
+    assert!(
+        err.message().contains("--allocate-node-cidrs"),
+        "{}",
+        err.message()
+    );
+    // kubeadm's serving flags are not accepted yet (no delegated authentication).
+    let err = failure(&["--authentication-kubeconfig=/etc/kubernetes/controller-manager.conf"]);
+    assert_eq!(err.exit_code(), 2);
+}
