@@ -149,7 +149,7 @@ where
             resolution.unimplemented.join(", ")
         ));
     }
-    warnings.extend(flags.unimplemented.warning());
+    warnings.extend(unimplemented::warning(&matches));
     Ok(Loaded {
         config,
         controllers: resolution,

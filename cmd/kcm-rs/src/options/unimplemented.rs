@@ -6,12 +6,13 @@
 //! line works; these flags get the same treatment. Their values are read, kept nowhere, and named
 //! in one warning with the controllers that would have used them.
 
-use clap::Args;
+use clap::{ArgMatches, Args, parser::ValueSource};
 
 use super::flags::parse_go_bool;
 
 const HEADING: &str = "Flags of controllers kcm-rs does not run (accepted and ignored)";
 
+/// Declared only so clap accepts them; [`warning`] reports which were given.
 #[derive(Debug, Clone, Default, Args)]
 pub struct UnimplementedControllerFlags {
     /// serviceaccount-token-controller, root-ca-certificate-publisher-controller: the CA bundle
@@ -65,89 +66,59 @@ pub struct UnimplementedControllerFlags {
     pub node_cidr_mask_size_ipv6: Option<String>,
 }
 
-impl UnimplementedControllerFlags {
-    /// `(flag, controllers that read it)` for every flag that was given.
-    fn given(&self) -> Vec<(&'static str, &'static str)> {
-        const TOKENS: &str = "serviceaccount-token-controller";
-        const CSR_SIGNING: &str = "certificatesigningrequest-signing-controller";
-        const NODE_IPAM: &str = "node-ipam-controller";
-        [
-            (
-                self.root_ca_file.is_some(),
-                "--root-ca-file",
-                "serviceaccount-token-controller, root-ca-certificate-publisher-controller",
-            ),
-            (
-                self.service_account_private_key_file.is_some(),
-                "--service-account-private-key-file",
-                TOKENS,
-            ),
-            (
-                self.cluster_signing_cert_file.is_some(),
-                "--cluster-signing-cert-file",
-                CSR_SIGNING,
-            ),
-            (
-                self.cluster_signing_key_file.is_some(),
-                "--cluster-signing-key-file",
-                CSR_SIGNING,
-            ),
-            (
-                self.cluster_signing_duration.is_some(),
-                "--cluster-signing-duration",
-                CSR_SIGNING,
-            ),
-            (
-                self.cluster_name.is_some(),
-                "--cluster-name",
-                "the cloud-provider controllers",
-            ),
-            (
-                self.allocate_node_cidrs.is_some(),
-                "--allocate-node-cidrs",
-                NODE_IPAM,
-            ),
-            (self.cluster_cidr.is_some(), "--cluster-cidr", NODE_IPAM),
-            (
-                self.service_cluster_ip_range.is_some(),
-                "--service-cluster-ip-range",
-                NODE_IPAM,
-            ),
-            (
-                self.node_cidr_mask_size.is_some(),
-                "--node-cidr-mask-size",
-                NODE_IPAM,
-            ),
-            (
-                self.node_cidr_mask_size_ipv4.is_some(),
-                "--node-cidr-mask-size-ipv4",
-                NODE_IPAM,
-            ),
-            (
-                self.node_cidr_mask_size_ipv6.is_some(),
-                "--node-cidr-mask-size-ipv6",
-                NODE_IPAM,
-            ),
-        ]
-        .into_iter()
-        .filter(|(given, _, _)| *given)
-        .map(|(_, flag, readers)| (flag, readers))
-        .collect()
-    }
+/// Who would have read each flag, by clap id (the flag's name with `_` for `-`).
+const READERS: &[(&str, &str)] = &[
+    (
+        "root_ca_file",
+        "serviceaccount-token-controller, root-ca-certificate-publisher-controller",
+    ),
+    (
+        "service_account_private_key_file",
+        "serviceaccount-token-controller",
+    ),
+    ("cluster_signing_cert_file", CSR_SIGNING),
+    ("cluster_signing_key_file", CSR_SIGNING),
+    ("cluster_signing_duration", CSR_SIGNING),
+    ("cluster_name", "the cloud-provider controllers"),
+    ("allocate_node_cidrs", NODE_IPAM),
+    ("cluster_cidr", NODE_IPAM),
+    ("service_cluster_ip_range", NODE_IPAM),
+    ("node_cidr_mask_size", NODE_IPAM),
+    ("node_cidr_mask_size_ipv4", NODE_IPAM),
+    ("node_cidr_mask_size_ipv6", NODE_IPAM),
+];
+const CSR_SIGNING: &str = "certificatesigningrequest-signing-controller";
+const NODE_IPAM: &str = "node-ipam-controller";
 
-    /// One warning naming every given flag and who would have read it, or `None`.
-    pub fn warning(&self) -> Option<String> {
-        let given = self.given();
-        if given.is_empty() {
-            return None;
-        }
-        let listed: Vec<String> = given
-            .iter()
-            .map(|(flag, readers)| format!("{flag} ({readers})"))
-            .collect();
-        Some(format!(
+/// One warning naming every such flag given on the command line and who would have read it.
+pub fn warning(matches: &ArgMatches) -> Option<String> {
+    let listed: Vec<String> = READERS
+        .iter()
+        .filter(|(id, _)| matches.value_source(id) == Some(ValueSource::CommandLine))
+        .map(|(id, readers)| format!("--{} ({readers})", id.replace('_', "-")))
+        .collect();
+    (!listed.is_empty()).then(|| {
+        format!(
             "these flags configure controllers kcm-rs does not implement and are ignored: {}",
             listed.join(", ")
-        ))
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_flag_has_its_readers_listed() {
+        let command = UnimplementedControllerFlags::augment_args(clap::Command::new("t"));
+        let mut ids: Vec<&str> = command
+            .get_arguments()
+            .map(|a| a.get_id().as_str())
+            .collect();
+        let mut listed: Vec<&str> = READERS.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(ids, listed);
     }
 }
