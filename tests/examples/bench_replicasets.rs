@@ -54,7 +54,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use testenv::{
     Check, FakeKubelet, ManagedProcess, env::config_from_kubeconfig, pods::is_pod_ready,
-    process::ProcessState, wait_until,
+    process::ProcessState, wait_until, workloads,
 };
 use tokio::{sync::oneshot, task::JoinHandle, time::Instant};
 
@@ -337,20 +337,12 @@ fn watch_pod_lag(client: Client, times: PodTimes) -> Watch {
     })
 }
 
-fn replica_set(index: usize, replicas: i32) -> anyhow::Result<ReplicaSet> {
+fn replica_set(index: usize, replicas: i32) -> ReplicaSet {
     let name = format!("rs-{index:04}");
     let (key, value) = BENCH_LABEL.split_once('=').unwrap_or_default();
-    Ok(serde_json::from_value(json!({
-        "metadata": { "name": name, "labels": { key: value } },
-        "spec": {
-            "replicas": replicas,
-            "selector": { "matchLabels": { "bench-rs": name } },
-            "template": {
-                "metadata": { "labels": { key: value, "bench-rs": name } },
-                "spec": { "containers": [{ "name": "app", "image": "registry.invalid/pause:3.10" }] },
-            },
-        },
-    }))?)
+    let mut rs = workloads::replica_set(&name, replicas, &[("bench-rs", &name)], &[(key, value)]);
+    rs.metadata.labels = Some(workloads::labels(&[(key, value)]));
+    rs
 }
 
 /// `utime + stime` of a process, in seconds: fields 14 and 15 of `/proc/<pid>/stat`.
@@ -491,7 +483,7 @@ async fn run(c: &Contender, s: &Settings, bin_dir: &Path, dir: PathBuf) -> anyho
                 Api::namespaced(harness.clone(), &namespaces[i % namespaces.len()]);
             async move {
                 anyhow::Ok(
-                    api.create(&PostParams::default(), &replica_set(i, s.replicas)?)
+                    api.create(&PostParams::default(), &replica_set(i, s.replicas))
                         .await?,
                 )
             }
