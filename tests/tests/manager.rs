@@ -3,7 +3,7 @@
 
 use std::{process::Command, time::Duration};
 
-use testenv::{KcmRs, TestEnv, kcm_rs_binary};
+use testenv::{Check, KcmRs, TestEnv, kcm_rs_binary, wait_until};
 
 /// Open WATCH requests the apiserver counts for `resource` (summed over scopes).
 async fn open_watches(env: &TestEnv, resource: &str) -> anyhow::Result<f64> {
@@ -38,35 +38,78 @@ fn https_get(port: u16, path: &str) -> anyhow::Result<(u16, String)> {
     Ok((code.trim().parse().unwrap_or(0), body.to_string()))
 }
 
-#[tokio::test]
-async fn controllers_sharing_a_type_open_one_watch_for_it() -> anyhow::Result<()> {
-    let Some(env) = TestEnv::get().await else {
-        return Ok(());
-    };
-    let _exclusive = env.controller_lock().await;
+/// Starts kcm-rs with RS + RC (both watch pods) plus `extra` flags and checks that each of the
+/// three types gets exactly one watch.
+async fn one_watch_per_type(env: &TestEnv, extra: &[&str]) -> anyhow::Result<()> {
     let resources = ["pods", "replicasets", "replicationcontrollers"];
     let mut before = Vec::new();
     for r in resources {
         before.push(open_watches(env, r).await?);
     }
-    // Both controllers watch pods; each also watches its own kind.
-    let kcm = KcmRs::start_synced(
-        env,
-        &["--controllers=replicaset-controller,replicationcontroller-controller"],
+    let mut args = vec!["--controllers=replicaset-controller,replicationcontroller-controller"];
+    args.extend_from_slice(extra);
+    let kcm = KcmRs::start_synced(env, &args).await?;
+    // Both controllers running (per-controller leases are taken one after the other) ...
+    let before_ref = &before;
+    let started = wait_until(
+        Duration::from_secs(30),
+        "a watch on every type",
+        || async move {
+            let mut now = Vec::new();
+            for r in resources {
+                now.push(open_watches(env, r).await.unwrap_or(0.0));
+            }
+            if now.iter().zip(before_ref).all(|(n, b)| n - b >= 1.0) {
+                Check::Done(())
+            } else {
+                Check::NotYet(format!(
+                    "open WATCH requests {now:?}, before kcm-rs {before_ref:?}"
+                ))
+            }
+        },
     )
-    .await?;
-    // Let any (wrongly) duplicated watch show up too.
+    .await;
+    if let Err(e) = started {
+        panic!("{e}\nkcm-rs log:\n{}", kcm.process().log_tail(30));
+    }
+    // ... and time for any (wrongly) duplicated watch to show up too.
     tokio::time::sleep(Duration::from_secs(2)).await;
     for (r, was) in resources.iter().zip(before) {
         let now = open_watches(env, r).await?;
         assert_eq!(
             now - was,
             1.0,
-            "open WATCH requests on {r}: {was} before kcm-rs, {now} after"
+            "open WATCH requests on {r}: {was} before kcm-rs {extra:?}, {now} after"
         );
     }
     drop(kcm);
     Ok(())
+}
+
+#[tokio::test]
+async fn controllers_sharing_a_type_open_one_watch_for_it() -> anyhow::Result<()> {
+    let Some(env) = TestEnv::get().await else {
+        return Ok(());
+    };
+    let _exclusive = env.controller_lock().await;
+    one_watch_per_type(env, &[]).await?;
+    // Per-controller leases: one replica leading both controllers still watches each type once.
+    let lease = format!(
+        "--leader-elect-resource-name=kcm-watches-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    one_watch_per_type(
+        env,
+        &[
+            "--leader-elect=true",
+            "--leader-elect-per-controller",
+            &lease,
+            "--leader-elect-lease-duration=6s",
+            "--leader-elect-renew-deadline=4s",
+            "--leader-elect-retry-period=1s",
+        ],
+    )
+    .await
 }
 
 #[tokio::test]

@@ -7,9 +7,10 @@
 //!
 //! With `--leader-elect-per-controller` (beyond upstream) every enabled controller elects on its
 //! own Lease `<name>-<controller>`, so replicas share the controllers and a failover moves only
-//! the controllers of the instance that died. Each controller builds its own informer factory
-//! when it starts leading and drops it when it stops, so a replica watches only the types its
-//! leading controllers need. Losing one controller's Lease still exits the process, as in
+//! the controllers of the instance that died. The process's controllers share one informer
+//! factory whose informers start only when the first controller needing them starts leading,
+//! so a replica watches only the types its leading controllers need, once each. Losing one
+//! controller's Lease still exits the process, as in
 //! single-lease mode: a replica that cannot renew one Lease cannot trust the others either.
 //! Every enabled controller elects, implemented or not (an unimplemented one leads idly).
 //!
@@ -51,7 +52,7 @@ use tokio::{sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    manager::{self, ControllerSetup, RunError},
+    manager::{self, ControllerSetup, RunError, SharedInformers},
     options::KcmConfig,
     process::exit_code,
 };
@@ -90,6 +91,8 @@ pub async fn run_elected(
         .await);
     }
 
+    let informers =
+        SharedInformers::new(clients, config, shutdown.clone()).map_err(|e| e.to_string())?;
     let held = Arc::new(HeldLeases::new());
     let mut elections = JoinSet::new();
     for id in setup.enabled.clone() {
@@ -102,6 +105,7 @@ pub async fn run_elected(
         let controller_setup = ControllerSetup {
             enabled: vec![id],
             label: Some(name.to_string()),
+            informers: Some(informers.clone()),
             ..setup.clone()
         };
         let (config, identity, checks, events, shutdown, held) = (

@@ -28,6 +28,8 @@ use crate::options::KcmConfig;
 
 /// The `manager` label of `running_managed_controllers`, as upstream.
 const MANAGER_NAME: &str = "kube-controller-manager";
+/// The user agent suffix of the informers' client, as upstream's.
+const INFORMER_CLIENT: &str = "shared-informers";
 /// How long to wait for `/healthz` of the apiserver before giving up (`WaitForAPIServer`).
 const APISERVER_WAIT: Duration = Duration::from_secs(10);
 
@@ -42,6 +44,34 @@ pub struct ControllerSetup {
     pub host: Arc<str>,
     /// Appended to health checks and logs when several sets run side by side (per-controller leases).
     pub label: Option<String>,
+    /// The factory to register with when several sets share one; `None` builds one per run.
+    pub informers: Option<SharedInformers>,
+}
+
+/// One informer factory for controller sets that start at different times (per-controller
+/// leases), so the process keeps one watch per type. Each informer starts with the first set
+/// that needs it and runs until `stop`; sets only ever join (losing a Lease ends the process).
+#[derive(Clone)]
+pub struct SharedInformers {
+    pub factory: Arc<SharedInformerFactory>,
+    pub stop: CancellationToken,
+}
+
+impl SharedInformers {
+    pub fn new(
+        clients: &ClientFactory,
+        config: &KcmConfig,
+        stop: CancellationToken,
+    ) -> Result<Self, RunError> {
+        let client = clients.client_for(INFORMER_CLIENT)?;
+        Ok(Self {
+            factory: Arc::new(SharedInformerFactory::new(
+                client,
+                config.component.generic.min_resync_period,
+            )),
+            stop,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,12 +135,19 @@ pub async fn run_controllers(
     cancel: CancellationToken,
 ) -> Result<Stopped, RunError> {
     let config = &setup.config;
-    let factory_client = setup.clients.client_for("shared-informers")?;
+    let factory_client = setup.clients.client_for(INFORMER_CLIENT)?;
     wait_for_apiserver(&factory_client).await?;
-    let factory = Arc::new(SharedInformerFactory::new(
-        factory_client,
-        config.component.generic.min_resync_period,
-    ));
+    let shared = match &setup.informers {
+        Some(shared) => shared.clone(),
+        None => SharedInformers {
+            factory: Arc::new(SharedInformerFactory::new(
+                factory_client,
+                config.component.generic.min_resync_period,
+            )),
+            stop: cancel.clone(),
+        },
+    };
+    let factory = shared.factory.clone();
     let context = ControllerContext {
         factory: factory.clone(),
         clients: setup.clients.clone(),
@@ -132,7 +169,7 @@ pub async fn run_controllers(
             ),
         }
     }
-    let started = factory.start(&cancel);
+    let started = factory.start(&shared.stop);
     tracing::info!(
         controllers = built.len(),
         informers = started,

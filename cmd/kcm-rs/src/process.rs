@@ -100,6 +100,7 @@ pub async fn run(loaded: Loaded) -> u8 {
         checks: checks.clone(),
         host: host.as_str().into(),
         label: None,
+        informers: None,
     };
     let leader_election = &config.component.generic.leader_election;
     let code = if !leader_election.leader_elect {
