@@ -63,14 +63,21 @@ impl SharedInformers {
         config: &KcmConfig,
         stop: CancellationToken,
     ) -> Result<Self, RunError> {
-        let client = clients.client_for(INFORMER_CLIENT)?;
-        Ok(Self {
+        Ok(Self::with_client(
+            clients.client_for(INFORMER_CLIENT)?,
+            config,
+            stop,
+        ))
+    }
+
+    fn with_client(client: kube::Client, config: &KcmConfig, stop: CancellationToken) -> Self {
+        Self {
             factory: Arc::new(SharedInformerFactory::new(
                 client,
                 config.component.generic.min_resync_period,
             )),
             stop,
-        })
+        }
     }
 }
 
@@ -139,13 +146,7 @@ pub async fn run_controllers(
     wait_for_apiserver(&factory_client).await?;
     let shared = match &setup.informers {
         Some(shared) => shared.clone(),
-        None => SharedInformers {
-            factory: Arc::new(SharedInformerFactory::new(
-                factory_client,
-                config.component.generic.min_resync_period,
-            )),
-            stop: cancel.clone(),
-        },
+        None => SharedInformers::with_client(factory_client, config, cancel.clone()),
     };
     let factory = shared.factory.clone();
     let context = ControllerContext {
