@@ -51,8 +51,15 @@ if [ "$mode" = cached-only ]; then
 fi
 
 # The module cache plus the build cache need a few GiB; say so before a long build fails halfway.
+# On a fresh machine neither Go's cache directory nor ~/.cache exists yet: measure the nearest
+# directory that does.
+existing_ancestor() {
+  local dir=$1
+  while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
+  echo "$dir"
+}
 need_mb=6000
-avail_mb=$(df -Pm "$(go env GOCACHE | xargs dirname)" | awk 'NR==2 {print $4}')
+avail_mb=$(df -Pm "$(existing_ancestor "$(go env GOCACHE)")" | awk 'NR==2 {print $4}')
 if [ "${avail_mb:-0}" -lt "$need_mb" ]; then
   echo "build.sh: only ${avail_mb} MiB free next to the Go build cache; building the Kubernetes binaries needs about ${need_mb} MiB" >&2
   exit 1
