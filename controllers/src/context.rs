@@ -1,16 +1,18 @@
-//! What a controller is built from: the shared informer factory, API clients, its settings and
-//! an event recorder. Constructors only register informers and handlers; nothing runs until the
-//! manager has started the factory (upstream's `ControllerContext`).
+//! What a controller is built from: the shared informer factory, API clients, its settings, the
+//! wall clock and event recorders. Constructors only register informers and handlers; nothing
+//! runs until the manager has started the factory (upstream's `ControllerContext`).
 
 use std::{sync::Arc, time::Duration};
 
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use kcm_shared::{
     client::{ClientError, ClientFactory},
     events::{self, EventRecorder},
     informer::SharedInformerFactory,
 };
+
+use crate::toolkit::Clock;
 
 /// The per-controller knobs of `KubeControllerManagerConfiguration` that controllers read.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +51,31 @@ pub struct ControllerContext {
     pub settings: Arc<ControllerSettings>,
     /// `reportingInstance` of the events controllers record (the host name).
     pub event_host: Arc<str>,
+    /// The wall clock every controller reads.
+    pub clock: Clock,
+    /// The event writers of every recorder handed out; see [`EventSinks`].
+    pub event_sinks: EventSinks,
+}
+
+/// The background writers of the controllers' event recorders. On shutdown the manager calls
+/// [`EventSinks::flush`] after the controllers have drained, so every event their last syncs
+/// recorded is written before the process exits.
+#[derive(Clone, Debug, Default)]
+pub struct EventSinks {
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl EventSinks {
+    /// Tells every sink to write what is queued and stop, then waits up to `timeout` for them.
+    /// Returns false when some sink was still writing at the deadline.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        self.stop.cancel();
+        self.tasks.close();
+        tokio::time::timeout(timeout, self.tasks.wait())
+            .await
+            .is_ok()
+    }
 }
 
 impl ControllerContext {
@@ -61,10 +88,12 @@ impl ControllerContext {
     /// A recorder reporting as `component` (e.g. `replicaset-controller`) that writes through
     /// `client`, so events share the controller's QPS budget as upstream's do (each upstream
     /// controller starts its own broadcaster on its own clientset). The writer task ends when
-    /// the last clone of the recorder is dropped.
+    /// the last clone of the recorder is dropped or at [`EventSinks::flush`].
     pub fn recorder(&self, component: &str, client: &kube::Client) -> EventRecorder {
         let (recorder, sink) = events::channel(client.clone(), component, &self.event_host);
-        tokio::spawn(sink.run(CancellationToken::new()));
+        self.event_sinks
+            .tasks
+            .spawn(sink.run(self.event_sinks.stop.clone()));
         recorder
     }
 }

@@ -1,9 +1,11 @@
 //! The controllers of kcm-rs, one module per controller, plus what they share: the names and
-//! registry the manager uses to pick and build them, the context they are built from, and the
-//! worker runtime that drives their queues.
+//! registry the manager uses to pick and build them, the context they are built from, the
+//! runtime that drives their queues and timers, and the toolkit of ownership, selector, API
+//! error and clock helpers every controller uses.
 
 pub mod context;
 pub mod names;
 pub mod registry;
 pub mod replicaset;
 pub mod runtime;
+pub mod toolkit;

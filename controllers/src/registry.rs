@@ -9,12 +9,16 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::ControllerContext;
+use crate::{context::ControllerContext, runtime::StartupFailed};
 
 /// A built controller: its informers and handlers are registered; `run` does the rest.
 pub trait Controller: Send + Sync {
-    /// Waits for its caches, runs its workers until `cancel`, then returns after in-flight syncs end.
-    fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()>;
+    /// Waits for its caches, runs its workers until `cancel`, then returns after in-flight
+    /// syncs end. An error means the controller could not start; the process should exit.
+    fn run(
+        self: Arc<Self>,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'static, Result<(), StartupFailed>>;
 }
 
 #[derive(Debug, thiserror::Error)]

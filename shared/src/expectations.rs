@@ -20,6 +20,8 @@ use std::{
 };
 
 use parking_lot::Mutex;
+
+use crate::informer::ObjectKey;
 use tokio::time::Instant;
 
 /// After this long an unfulfilled record no longer blocks the controller (upstream
@@ -49,10 +51,10 @@ impl Expectations {
     }
 }
 
-/// Expected creations and deletions per controller key (`namespace/name`).
+/// Expected creations and deletions per controller key.
 #[derive(Debug, Default)]
 pub struct ControllerExpectations {
-    records: Mutex<HashMap<String, Expectations>>,
+    records: Mutex<HashMap<ObjectKey, Expectations>>,
 }
 
 impl ControllerExpectations {
@@ -61,7 +63,7 @@ impl ControllerExpectations {
     }
 
     /// The record for `key`, if any (upstream `GetExpectations`).
-    pub fn get_expectations(&self, key: &str) -> Option<Expectations> {
+    pub fn get_expectations(&self, key: &ObjectKey) -> Option<Expectations> {
         self.records.lock().get(key).copied()
     }
 
@@ -69,30 +71,27 @@ impl ControllerExpectations {
     /// `SatisfiedExpectations`): true without a record (a new controller, or one whose
     /// expectations were deleted), when every expectation was observed, or when the record has
     /// expired.
-    pub fn satisfied_expectations(&self, key: &str) -> bool {
+    pub fn satisfied_expectations(&self, key: &ObjectKey) -> bool {
         let Some(record) = self.get_expectations(key) else {
-            tracing::trace!(key, "no expectations recorded");
+            tracing::trace!(%key, "no expectations recorded");
             return true;
         };
         if record.fulfilled() {
-            tracing::trace!(
-                key,
+            tracing::trace!(%key,
                 add = record.add,
                 del = record.del,
                 "expectations fulfilled"
             );
             true
         } else if record.is_expired() {
-            tracing::debug!(
-                key,
+            tracing::debug!(%key,
                 add = record.add,
                 del = record.del,
                 "expectations expired"
             );
             true
         } else {
-            tracing::trace!(
-                key,
+            tracing::trace!(%key,
                 add = record.add,
                 del = record.del,
                 "expectations pending"
@@ -103,59 +102,58 @@ impl ControllerExpectations {
 
     /// Replaces the record for `key` with fresh counts, timestamped now (upstream
     /// `SetExpectations`).
-    pub fn set_expectations(&self, key: &str, add: i64, del: i64) {
+    pub fn set_expectations(&self, key: &ObjectKey, add: i64, del: i64) {
         let record = Expectations {
             add,
             del,
             set_at: Instant::now(),
         };
-        self.records.lock().insert(key.to_owned(), record);
+        self.records.lock().insert(key.clone(), record);
     }
 
     /// Expect `adds` creations and nothing else (upstream `ExpectCreations`).
-    pub fn expect_creations(&self, key: &str, adds: i64) {
+    pub fn expect_creations(&self, key: &ObjectKey, adds: i64) {
         self.set_expectations(key, adds, 0);
     }
 
     /// Expect `dels` deletions and nothing else (upstream `ExpectDeletions`).
-    pub fn expect_deletions(&self, key: &str, dels: i64) {
+    pub fn expect_deletions(&self, key: &ObjectKey, dels: i64) {
         self.set_expectations(key, 0, dels);
     }
 
     /// Decreases the counts of an existing record; without a record nothing happens (upstream
     /// `LowerExpectations`).
-    pub fn lower_expectations(&self, key: &str, add: i64, del: i64) {
+    pub fn lower_expectations(&self, key: &ObjectKey, add: i64, del: i64) {
         self.adjust(key, -add, -del);
     }
 
     /// Increases the counts of an existing record; without a record nothing happens (upstream
     /// `RaiseExpectations`).
-    pub fn raise_expectations(&self, key: &str, add: i64, del: i64) {
+    pub fn raise_expectations(&self, key: &ObjectKey, add: i64, del: i64) {
         self.adjust(key, add, del);
     }
 
     /// One expected creation was seen (upstream `CreationObserved`).
-    pub fn creation_observed(&self, key: &str) {
+    pub fn creation_observed(&self, key: &ObjectKey) {
         self.lower_expectations(key, 1, 0);
     }
 
     /// One expected deletion was seen (upstream `DeletionObserved`).
-    pub fn deletion_observed(&self, key: &str) {
+    pub fn deletion_observed(&self, key: &ObjectKey) {
         self.lower_expectations(key, 0, 1);
     }
 
     /// Forgets `key`, e.g. when the controller object itself is deleted (upstream
     /// `DeleteExpectations`).
-    pub fn delete_expectations(&self, key: &str) {
+    pub fn delete_expectations(&self, key: &ObjectKey) {
         self.records.lock().remove(key);
     }
 
-    fn adjust(&self, key: &str, add: i64, del: i64) {
+    fn adjust(&self, key: &ObjectKey, add: i64, del: i64) {
         if let Some(record) = self.records.lock().get_mut(key) {
             record.add = record.add.saturating_add(add);
             record.del = record.del.saturating_add(del);
-            tracing::trace!(
-                key,
+            tracing::trace!(%key,
                 add = record.add,
                 del = record.del,
                 "expectations adjusted"
@@ -176,7 +174,7 @@ pub struct UidTrackingExpectations {
     counts: ControllerExpectations,
     /// Per controller key, the object keys whose deletion is still expected. Locked before
     /// `counts` whenever both are needed.
-    pending_deletions: Mutex<HashMap<String, HashSet<String>>>,
+    pending_deletions: Mutex<HashMap<ObjectKey, HashSet<ObjectKey>>>,
 }
 
 impl UidTrackingExpectations {
@@ -189,54 +187,53 @@ impl UidTrackingExpectations {
         &self.counts
     }
 
-    pub fn get_expectations(&self, key: &str) -> Option<Expectations> {
+    pub fn get_expectations(&self, key: &ObjectKey) -> Option<Expectations> {
         self.counts.get_expectations(key)
     }
 
-    pub fn satisfied_expectations(&self, key: &str) -> bool {
+    pub fn satisfied_expectations(&self, key: &ObjectKey) -> bool {
         self.counts.satisfied_expectations(key)
     }
 
-    pub fn set_expectations(&self, key: &str, add: i64, del: i64) {
+    pub fn set_expectations(&self, key: &ObjectKey, add: i64, del: i64) {
         self.counts.set_expectations(key, add, del);
     }
 
-    pub fn expect_creations(&self, key: &str, adds: i64) {
+    pub fn expect_creations(&self, key: &ObjectKey, adds: i64) {
         self.counts.expect_creations(key, adds);
     }
 
-    pub fn creation_observed(&self, key: &str) {
+    pub fn creation_observed(&self, key: &ObjectKey) {
         self.counts.creation_observed(key);
     }
 
-    pub fn lower_expectations(&self, key: &str, add: i64, del: i64) {
+    pub fn lower_expectations(&self, key: &ObjectKey, add: i64, del: i64) {
         self.counts.lower_expectations(key, add, del);
     }
 
-    pub fn raise_expectations(&self, key: &str, add: i64, del: i64) {
+    pub fn raise_expectations(&self, key: &ObjectKey, add: i64, del: i64) {
         self.counts.raise_expectations(key, add, del);
     }
 
     /// Expects the deletion of exactly these objects, replacing any earlier set and counts
     /// (upstream `ExpectDeletions`). Duplicate object keys count once.
-    pub fn expect_deletions<I, S>(&self, key: &str, deleted: I)
+    pub fn expect_deletions<I>(&self, key: &ObjectKey, deleted: I)
     where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
+        I: IntoIterator<Item = ObjectKey>,
     {
-        let deleted: HashSet<String> = deleted.into_iter().map(Into::into).collect();
+        let deleted: HashSet<ObjectKey> = deleted.into_iter().collect();
         let count = i64::try_from(deleted.len()).unwrap_or(i64::MAX);
         let mut pending = self.pending_deletions.lock();
         if let Some(previous) = pending.get(key).filter(|set| !set.is_empty()) {
-            tracing::warn!(key, ?previous, "replacing expected deletions still pending");
+            tracing::warn!(%key, ?previous, "replacing expected deletions still pending");
         }
-        pending.insert(key.to_owned(), deleted);
+        pending.insert(key.clone(), deleted);
         self.counts.expect_deletions(key, count);
     }
 
     /// The object `deleted` is gone or going (upstream `DeletionObserved`). Lowers the count only
     /// the first time for an object that was expected to be deleted.
-    pub fn deletion_observed(&self, key: &str, deleted: &str) {
+    pub fn deletion_observed(&self, key: &ObjectKey, deleted: &ObjectKey) {
         let mut pending = self.pending_deletions.lock();
         if let Some(set) = pending.get_mut(key)
             && set.remove(deleted)
@@ -246,12 +243,12 @@ impl UidTrackingExpectations {
     }
 
     /// The object keys whose deletion is still expected under `key` (upstream `GetUIDs`).
-    pub fn get_uids(&self, key: &str) -> Option<HashSet<String>> {
+    pub fn get_uids(&self, key: &ObjectKey) -> Option<HashSet<ObjectKey>> {
         self.pending_deletions.lock().get(key).cloned()
     }
 
     /// Forgets both the counts and the object keys of `key` (upstream `DeleteExpectations`).
-    pub fn delete_expectations(&self, key: &str) {
+    pub fn delete_expectations(&self, key: &ObjectKey) {
         let mut pending = self.pending_deletions.lock();
         self.counts.delete_expectations(key);
         pending.remove(key);
@@ -264,154 +261,160 @@ mod tests {
 
     use super::*;
 
-    const KEY: &str = "ns/rs";
+    fn k(key: &str) -> ObjectKey {
+        ObjectKey::parse(key).expect("valid key")
+    }
+
+    fn keys<const N: usize>(list: [&str; N]) -> Vec<ObjectKey> {
+        list.into_iter().map(k).collect()
+    }
 
     #[test]
     fn no_record_is_satisfied() {
         let expectations = ControllerExpectations::new();
-        assert!(expectations.satisfied_expectations(KEY));
-        assert_eq!(expectations.get_expectations(KEY), None);
+        assert!(expectations.satisfied_expectations(&k("ns/rs")));
+        assert_eq!(expectations.get_expectations(&k("ns/rs")), None);
         // Observations without a record change nothing.
-        expectations.creation_observed(KEY);
-        expectations.raise_expectations(KEY, 1, 1);
-        assert_eq!(expectations.get_expectations(KEY), None);
+        expectations.creation_observed(&k("ns/rs"));
+        expectations.raise_expectations(&k("ns/rs"), 1, 1);
+        assert_eq!(expectations.get_expectations(&k("ns/rs")), None);
     }
 
     #[tokio::test(start_paused = true)]
     async fn creations_must_all_be_observed() {
         let expectations = ControllerExpectations::new();
-        expectations.expect_creations(KEY, 3);
-        assert!(!expectations.satisfied_expectations(KEY));
-        expectations.creation_observed(KEY);
-        expectations.creation_observed(KEY);
-        assert!(!expectations.satisfied_expectations(KEY));
-        let record = expectations.get_expectations(KEY).unwrap();
+        expectations.expect_creations(&k("ns/rs"), 3);
+        assert!(!expectations.satisfied_expectations(&k("ns/rs")));
+        expectations.creation_observed(&k("ns/rs"));
+        expectations.creation_observed(&k("ns/rs"));
+        assert!(!expectations.satisfied_expectations(&k("ns/rs")));
+        let record = expectations.get_expectations(&k("ns/rs")).unwrap();
         assert_eq!((record.add, record.del), (1, 0));
-        expectations.creation_observed(KEY);
-        assert!(expectations.satisfied_expectations(KEY));
+        expectations.creation_observed(&k("ns/rs"));
+        assert!(expectations.satisfied_expectations(&k("ns/rs")));
         // Extra observations go negative and stay satisfied.
-        expectations.creation_observed(KEY);
-        assert_eq!(expectations.get_expectations(KEY).unwrap().add, -1);
-        assert!(expectations.satisfied_expectations(KEY));
+        expectations.creation_observed(&k("ns/rs"));
+        assert_eq!(expectations.get_expectations(&k("ns/rs")).unwrap().add, -1);
+        assert!(expectations.satisfied_expectations(&k("ns/rs")));
         // Other keys are independent.
-        expectations.expect_deletions("ns/other", 1);
-        assert!(!expectations.satisfied_expectations("ns/other"));
-        assert!(expectations.satisfied_expectations(KEY));
+        expectations.expect_deletions(&k("ns/other"), 1);
+        assert!(!expectations.satisfied_expectations(&k("ns/other")));
+        assert!(expectations.satisfied_expectations(&k("ns/rs")));
     }
 
     #[tokio::test(start_paused = true)]
     async fn both_counts_must_drop_to_zero() {
         let expectations = ControllerExpectations::new();
-        expectations.set_expectations(KEY, 1, 2);
-        expectations.creation_observed(KEY);
-        assert!(!expectations.satisfied_expectations(KEY));
-        expectations.deletion_observed(KEY);
-        assert!(!expectations.satisfied_expectations(KEY));
-        expectations.lower_expectations(KEY, 0, 1);
-        assert!(expectations.satisfied_expectations(KEY));
-        expectations.raise_expectations(KEY, 2, 0);
-        assert!(!expectations.satisfied_expectations(KEY));
-        assert_eq!(expectations.get_expectations(KEY).unwrap().add, 2);
+        expectations.set_expectations(&k("ns/rs"), 1, 2);
+        expectations.creation_observed(&k("ns/rs"));
+        assert!(!expectations.satisfied_expectations(&k("ns/rs")));
+        expectations.deletion_observed(&k("ns/rs"));
+        assert!(!expectations.satisfied_expectations(&k("ns/rs")));
+        expectations.lower_expectations(&k("ns/rs"), 0, 1);
+        assert!(expectations.satisfied_expectations(&k("ns/rs")));
+        expectations.raise_expectations(&k("ns/rs"), 2, 0);
+        assert!(!expectations.satisfied_expectations(&k("ns/rs")));
+        assert_eq!(expectations.get_expectations(&k("ns/rs")).unwrap().add, 2);
     }
 
     #[tokio::test(start_paused = true)]
     async fn expect_replaces_the_record() {
         let expectations = ControllerExpectations::new();
-        expectations.expect_creations(KEY, 5);
-        expectations.expect_deletions(KEY, 2);
-        let record = expectations.get_expectations(KEY).unwrap();
+        expectations.expect_creations(&k("ns/rs"), 5);
+        expectations.expect_deletions(&k("ns/rs"), 2);
+        let record = expectations.get_expectations(&k("ns/rs")).unwrap();
         assert_eq!((record.add, record.del), (0, 2));
     }
 
     #[tokio::test(start_paused = true)]
     async fn unfulfilled_record_expires_after_five_minutes() {
         let expectations = ControllerExpectations::new();
-        expectations.expect_creations(KEY, 1);
+        expectations.expect_creations(&k("ns/rs"), 1);
         advance(EXPECTATIONS_TIMEOUT).await;
         // Exactly five minutes is not yet "older than".
-        assert!(!expectations.satisfied_expectations(KEY));
+        assert!(!expectations.satisfied_expectations(&k("ns/rs")));
         advance(Duration::from_millis(1)).await;
-        assert!(expectations.satisfied_expectations(KEY));
+        assert!(expectations.satisfied_expectations(&k("ns/rs")));
         // Raising or lowering keeps the old timestamp.
-        expectations.raise_expectations(KEY, 3, 0);
-        assert!(expectations.satisfied_expectations(KEY));
+        expectations.raise_expectations(&k("ns/rs"), 3, 0);
+        assert!(expectations.satisfied_expectations(&k("ns/rs")));
         // Setting anew restarts the clock.
-        expectations.expect_creations(KEY, 1);
-        assert!(!expectations.satisfied_expectations(KEY));
+        expectations.expect_creations(&k("ns/rs"), 1);
+        assert!(!expectations.satisfied_expectations(&k("ns/rs")));
     }
 
     #[tokio::test(start_paused = true)]
     async fn delete_expectations_forgets_the_key() {
         let expectations = ControllerExpectations::new();
-        expectations.expect_creations(KEY, 4);
-        expectations.delete_expectations(KEY);
-        assert_eq!(expectations.get_expectations(KEY), None);
-        assert!(expectations.satisfied_expectations(KEY));
+        expectations.expect_creations(&k("ns/rs"), 4);
+        expectations.delete_expectations(&k("ns/rs"));
+        assert_eq!(expectations.get_expectations(&k("ns/rs")), None);
+        assert!(expectations.satisfied_expectations(&k("ns/rs")));
     }
 
     #[tokio::test(start_paused = true)]
     async fn uid_tracking_counts_each_object_once() {
         let expectations = UidTrackingExpectations::new();
-        expectations.expect_deletions(KEY, ["ns/p1", "ns/p2", "ns/p2"]);
-        let record = expectations.get_expectations(KEY).unwrap();
+        expectations.expect_deletions(&k("ns/rs"), keys(["ns/p1", "ns/p2", "ns/p2"]));
+        let record = expectations.get_expectations(&k("ns/rs")).unwrap();
         assert_eq!((record.add, record.del), (0, 2));
 
         // Seen terminating, then seen deleted: one decrement.
-        expectations.deletion_observed(KEY, "ns/p1");
-        expectations.deletion_observed(KEY, "ns/p1");
-        assert_eq!(expectations.get_expectations(KEY).unwrap().del, 1);
+        expectations.deletion_observed(&k("ns/rs"), &k("ns/p1"));
+        expectations.deletion_observed(&k("ns/rs"), &k("ns/p1"));
+        assert_eq!(expectations.get_expectations(&k("ns/rs")).unwrap().del, 1);
         // An unrelated pod does not count.
-        expectations.deletion_observed(KEY, "ns/stranger");
-        assert_eq!(expectations.get_expectations(KEY).unwrap().del, 1);
-        assert!(!expectations.satisfied_expectations(KEY));
+        expectations.deletion_observed(&k("ns/rs"), &k("ns/stranger"));
+        assert_eq!(expectations.get_expectations(&k("ns/rs")).unwrap().del, 1);
+        assert!(!expectations.satisfied_expectations(&k("ns/rs")));
         assert_eq!(
-            expectations.get_uids(KEY),
-            Some(HashSet::from(["ns/p2".to_string()]))
+            expectations.get_uids(&k("ns/rs")),
+            Some(HashSet::from([k("ns/p2")]))
         );
 
-        expectations.deletion_observed(KEY, "ns/p2");
-        assert!(expectations.satisfied_expectations(KEY));
-        assert_eq!(expectations.get_uids(KEY), Some(HashSet::new()));
+        expectations.deletion_observed(&k("ns/rs"), &k("ns/p2"));
+        assert!(expectations.satisfied_expectations(&k("ns/rs")));
+        assert_eq!(expectations.get_uids(&k("ns/rs")), Some(HashSet::new()));
     }
 
     #[tokio::test(start_paused = true)]
     async fn uid_tracking_replaces_the_set_and_delete_clears_both() {
         let expectations = UidTrackingExpectations::new();
-        expectations.expect_deletions(KEY, ["ns/old"]);
-        expectations.expect_deletions(KEY, ["ns/a", "ns/b"]);
-        expectations.deletion_observed(KEY, "ns/old");
-        assert_eq!(expectations.get_expectations(KEY).unwrap().del, 2);
+        expectations.expect_deletions(&k("ns/rs"), keys(["ns/old"]));
+        expectations.expect_deletions(&k("ns/rs"), keys(["ns/a", "ns/b"]));
+        expectations.deletion_observed(&k("ns/rs"), &k("ns/old"));
+        assert_eq!(expectations.get_expectations(&k("ns/rs")).unwrap().del, 2);
 
-        expectations.delete_expectations(KEY);
-        assert_eq!(expectations.get_uids(KEY), None);
-        assert_eq!(expectations.get_expectations(KEY), None);
-        assert!(expectations.satisfied_expectations(KEY));
+        expectations.delete_expectations(&k("ns/rs"));
+        assert_eq!(expectations.get_uids(&k("ns/rs")), None);
+        assert_eq!(expectations.get_expectations(&k("ns/rs")), None);
+        assert!(expectations.satisfied_expectations(&k("ns/rs")));
         // Observations after the delete find nothing to lower.
-        expectations.deletion_observed(KEY, "ns/a");
-        assert_eq!(expectations.get_expectations(KEY), None);
+        expectations.deletion_observed(&k("ns/rs"), &k("ns/a"));
+        assert_eq!(expectations.get_expectations(&k("ns/rs")), None);
     }
 
     #[tokio::test(start_paused = true)]
     async fn uid_tracking_creations_and_expiry_use_the_counts() {
         let expectations = UidTrackingExpectations::new();
-        expectations.expect_creations(KEY, 2);
-        assert_eq!(expectations.get_uids(KEY), None);
-        expectations.creation_observed(KEY);
-        assert!(!expectations.satisfied_expectations(KEY));
+        expectations.expect_creations(&k("ns/rs"), 2);
+        assert_eq!(expectations.get_uids(&k("ns/rs")), None);
+        expectations.creation_observed(&k("ns/rs"));
+        assert!(!expectations.satisfied_expectations(&k("ns/rs")));
         advance(EXPECTATIONS_TIMEOUT + Duration::from_secs(1)).await;
-        assert!(expectations.satisfied_expectations(KEY));
+        assert!(expectations.satisfied_expectations(&k("ns/rs")));
     }
 
     #[test]
     fn shared_between_threads() {
         let expectations = std::sync::Arc::new(ControllerExpectations::new());
-        expectations.expect_creations(KEY, 800);
+        expectations.expect_creations(&k("ns/rs"), 800);
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let expectations = expectations.clone();
                 std::thread::spawn(move || {
                     for _ in 0..100 {
-                        expectations.creation_observed(KEY);
+                        expectations.creation_observed(&k("ns/rs"));
                     }
                 })
             })
@@ -419,7 +422,7 @@ mod tests {
         for thread in threads {
             thread.join().unwrap();
         }
-        assert_eq!(expectations.get_expectations(KEY).unwrap().add, 0);
-        assert!(expectations.satisfied_expectations(KEY));
+        assert_eq!(expectations.get_expectations(&k("ns/rs")).unwrap().add, 0);
+        assert!(expectations.satisfied_expectations(&k("ns/rs")));
     }
 }

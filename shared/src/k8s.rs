@@ -5,7 +5,7 @@ use k8s_openapi::{
     api::core::v1::{ObjectReference, Pod},
     apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
 };
-use kube::{Resource, ResourceExt};
+use kube::Resource;
 
 /// The owner reference with `controller: true`, if any (`metav1.GetControllerOf`).
 pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
@@ -87,14 +87,6 @@ pub fn is_pod_available(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp)
     match &cond.last_transition_time {
         Some(t) => t.0 + jiff::SignedDuration::from_secs(i64::from(min_ready_seconds)) < now,
         None => false,
-    }
-}
-
-/// `namespace/name` for namespaced objects and `name` otherwise (`cache.MetaNamespaceKeyFunc`).
-pub fn key_of<K: Resource>(obj: &K) -> String {
-    match obj.meta().namespace.as_deref() {
-        Some(ns) if !ns.is_empty() => format!("{ns}/{}", obj.name_any()),
-        _ => obj.name_any(),
     }
 }
 
@@ -181,7 +173,6 @@ mod tests {
         let mut pod = ready_pod(jiff::Timestamp::UNIX_EPOCH);
         pod.metadata.name = Some("p".into());
         pod.metadata.namespace = Some("ns".into());
-        assert_eq!(key_of(&pod), "ns/p");
         assert!(is_pod_active(&pod));
         pod.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::UNIX_EPOCH));
         assert!(!is_pod_active(&pod));

@@ -13,6 +13,7 @@ pub mod events;
 pub mod expectations;
 pub mod health;
 pub mod informer;
+pub mod jitter;
 pub mod k8s;
 pub mod leader_election;
 pub mod metrics;

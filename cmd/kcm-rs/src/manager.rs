@@ -9,7 +9,7 @@
 use std::{sync::Arc, time::Duration};
 
 use kcm_controllers::{
-    context::{ControllerContext, ControllerSettings},
+    context::{ControllerContext, ControllerSettings, EventSinks},
     names::ControllerId,
     registry::{self, Controller},
 };
@@ -20,7 +20,6 @@ use kcm_shared::{
     informer::SharedInformerFactory,
     metrics::RUNNING_CONTROLLERS,
 };
-use rand::Rng;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +31,8 @@ const MANAGER_NAME: &str = "kube-controller-manager";
 const INFORMER_CLIENT: &str = "shared-informers";
 /// How long to wait for `/healthz` of the apiserver before giving up (`WaitForAPIServer`).
 const APISERVER_WAIT: Duration = Duration::from_secs(10);
+/// How long queued events may take to be written at shutdown.
+const EVENT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the controllers need from the process.
 #[derive(Clone)]
@@ -89,6 +90,8 @@ pub enum RunError {
     Client(#[from] kcm_shared::client::ClientError),
     #[error(transparent)]
     Build(#[from] registry::BuildError),
+    #[error("controller could not start: {0}")]
+    Startup(#[from] kcm_controllers::runtime::StartupFailed),
 }
 
 /// How a run of the controllers ended.
@@ -154,7 +157,10 @@ pub async fn run_controllers(
         clients: setup.clients.clone(),
         settings: Arc::new(controller_settings(config)),
         event_host: setup.host.clone(),
+        clock: kcm_controllers::toolkit::Clock::system(),
+        event_sinks: EventSinks::default(),
     };
+    let event_sinks = context.event_sinks.clone();
 
     let mut built: Vec<(&'static str, Arc<dyn Controller>)> = Vec::new();
     for id in &setup.enabled {
@@ -200,14 +206,15 @@ pub async fn run_controllers(
     });
 
     let start_interval = config.component.generic.controller_start_interval;
+    let controllers_stop = cancel.child_token();
     let mut running = JoinSet::new();
     for (name, controller) in built {
-        let cancel = cancel.clone();
+        let cancel = controllers_stop.clone();
         running.spawn(async move {
-            let jitter = jittered(start_interval);
+            let jitter = kcm_shared::jitter::jitter(start_interval, 1.0);
             if !jitter.is_zero() {
                 tokio::select! {
-                    _ = cancel.cancelled() => return name,
+                    _ = cancel.cancelled() => return Ok(name),
                     _ = tokio::time::sleep(jitter) => {}
                 }
             }
@@ -215,41 +222,61 @@ pub async fn run_controllers(
             RUNNING_CONTROLLERS
                 .with_label_values(&[name, MANAGER_NAME])
                 .set(1);
-            controller.run(cancel).await;
+            let result = controller.run(cancel).await;
             RUNNING_CONTROLLERS
                 .with_label_values(&[name, MANAGER_NAME])
                 .set(0);
-            name
+            result.map(|()| name)
         });
     }
 
-    cancel.cancelled().await;
+    // A controller that cannot start stops the process, as upstream exits when a controller's
+    // start function fails; the others drain as on SIGTERM.
+    let mut failed = None;
+    tokio::select! {
+        () = cancel.cancelled() => {}
+        error = first_startup_failure(&mut running) => failed = Some(error),
+    }
+    controllers_stop.cancel();
     let timeout = config.process.controller_shutdown_timeout;
     tracing::info!(?timeout, "stopping controllers");
     let drain = async { while running.join_next().await.is_some() {} };
     // Upstream: 0 means wait for ever.
-    if timeout.is_zero() {
+    let stopped = if timeout.is_zero() {
         drain.await;
-        return Ok(Stopped::Drained);
-    }
-    match tokio::time::timeout(timeout, drain).await {
-        Ok(()) => Ok(Stopped::Drained),
-        Err(_) => {
-            tracing::warn!(
-                ?timeout,
-                "controllers did not stop within --controller-shutdown-timeout"
-            );
-            Ok(Stopped::TimedOut)
+        Stopped::Drained
+    } else {
+        match tokio::time::timeout(timeout, drain).await {
+            Ok(()) => Stopped::Drained,
+            Err(_) => {
+                tracing::warn!(
+                    ?timeout,
+                    "controllers did not stop within --controller-shutdown-timeout"
+                );
+                Stopped::TimedOut
+            }
         }
+    };
+    // What the last syncs recorded is written before the process goes.
+    if !event_sinks.flush(EVENT_FLUSH_TIMEOUT).await {
+        tracing::warn!(timeout = ?EVENT_FLUSH_TIMEOUT, "some events were not written before shutdown");
+    }
+    match failed {
+        Some(error) => Err(RunError::Startup(error)),
+        None => Ok(stopped),
     }
 }
 
-/// `wait.Jitter(interval, 1.0)`: uniform in [interval, 2·interval).
-fn jittered(interval: Duration) -> Duration {
-    if interval.is_zero() {
-        return Duration::ZERO;
+/// Waits until a controller task ends with a start-up failure; pends for ever otherwise.
+async fn first_startup_failure(
+    running: &mut JoinSet<Result<&'static str, kcm_controllers::runtime::StartupFailed>>,
+) -> kcm_controllers::runtime::StartupFailed {
+    while let Some(joined) = running.join_next().await {
+        if let Ok(Err(error)) = joined {
+            return error;
+        }
     }
-    interval.mul_f64(1.0 + rand::rng().random::<f64>())
+    std::future::pending().await
 }
 
 /// The event recorder and its background writer, reporting from `host`.
@@ -264,18 +291,6 @@ pub fn event_pipeline(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jitter_stays_in_range() {
-        assert_eq!(jittered(Duration::ZERO), Duration::ZERO);
-        for _ in 0..100 {
-            let j = jittered(Duration::from_secs(2));
-            assert!(
-                j >= Duration::from_secs(2) && j < Duration::from_secs(4),
-                "{j:?}"
-            );
-        }
-    }
 
     #[test]
     fn settings_follow_the_config() {

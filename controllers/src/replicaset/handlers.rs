@@ -12,24 +12,25 @@ use std::{sync::Arc, time::Duration};
 use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::OwnerReference};
 use kcm_shared::{
     expectations::UidTrackingExpectations,
-    informer::{Delta, Lister},
-    k8s::{controller_of, is_pod_ready, key_of},
+    informer::{Delta, Lister, ObjectKey},
+    k8s::{controller_of, is_pod_ready},
     workqueue::WorkQueue,
 };
 
 use super::kind::ReplicaKind;
+use crate::toolkit::owner::{owners_selecting, resolve_controller_ref};
 
 /// The handlers of one replica controller, shared by its two informers.
 pub struct EventHandlers<K> {
     owners: Lister<K>,
-    queue: Arc<WorkQueue<String>>,
+    queue: Arc<WorkQueue<ObjectKey>>,
     expectations: Arc<UidTrackingExpectations>,
 }
 
 impl<K: ReplicaKind> EventHandlers<K> {
     pub fn new(
         owners: Lister<K>,
-        queue: Arc<WorkQueue<String>>,
+        queue: Arc<WorkQueue<ObjectKey>>,
         expectations: Arc<UidTrackingExpectations>,
     ) -> Self {
         Self {
@@ -42,7 +43,7 @@ impl<K: ReplicaKind> EventHandlers<K> {
     /// ReplicaSet/RC deltas.
     pub fn on_owner(&self, delta: &Delta<K>) {
         match delta {
-            Delta::Added { obj, .. } => self.queue.add(key_of(obj.as_ref())),
+            Delta::Added { obj, .. } => self.queue.add(ObjectKey::from_object(obj.as_ref())),
             Delta::Updated { old, new } => {
                 // A delete and re-create under the same name seen as one update: forget the
                 // old object's expectations first.
@@ -51,14 +52,14 @@ impl<K: ReplicaKind> EventHandlers<K> {
                 }
                 // Enqueue on every update, status-only ones and resyncs included: a resync
                 // is what retries an owner whose last creations failed.
-                self.queue.add(key_of(new.as_ref()));
+                self.queue.add(ObjectKey::from_object(new.as_ref()));
             }
             Delta::Deleted { obj, .. } => self.owner_deleted(obj),
         }
     }
 
     fn owner_deleted(&self, owner: &K) {
-        let key = key_of(owner);
+        let key = ObjectKey::from_object(owner);
         tracing::debug!(kind = %K::kind(&()), %key, "owner deleted");
         // A new owner with the same name must start without stale expectations.
         self.expectations.delete_expectations(&key);
@@ -82,32 +83,17 @@ impl<K: ReplicaKind> EventHandlers<K> {
     /// `resolveControllerRef`: the owner a controller reference points to, if it is of our
     /// kind and still the same object (names can be reused; UIDs cannot).
     fn resolve(&self, namespace: &str, reference: &OwnerReference) -> Option<Arc<K>> {
-        if reference.kind != K::kind(&()) {
-            return None;
-        }
-        self.owners
-            .get_namespaced(namespace, &reference.name)
-            .filter(|owner| owner.meta().uid.as_deref() == Some(reference.uid.as_str()))
+        resolve_controller_ref(&self.owners, namespace, reference)
     }
 
     /// `getPodReplicaSets`: owners in the pod's namespace whose non-empty selector matches it.
     fn owners_selecting(&self, pod: &Pod) -> Vec<Arc<K>> {
-        let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
-        let owners: Vec<Arc<K>> = self
-            .owners
-            .list_namespace(namespace)
-            .into_iter()
-            .filter(|owner| {
-                owner
-                    .pod_selector()
-                    .is_ok_and(|s| s.matches_orphan(pod.metadata.labels.as_ref()))
-            })
-            .collect();
+        let owners = owners_selecting(&self.owners, pod, |owner: &K| owner.pod_selector());
         if owners.len() > 1 {
             // The controller references keep this safe, but it is a user error worth a line.
             tracing::warn!(
                 kind = %K::kind(&()),
-                pod = %key_of(pod),
+                pod = %ObjectKey::from_object(pod),
                 count = owners.len(),
                 "more than one owner selects the pod's labels"
             );
@@ -128,14 +114,14 @@ impl<K: ReplicaKind> EventHandlers<K> {
         }
         if let Some(reference) = controller_of(&pod.metadata) {
             if let Some(owner) = self.resolve(Self::pod_namespace(pod), reference) {
-                let key = key_of(owner.as_ref());
+                let key = ObjectKey::from_object(owner.as_ref());
                 self.expectations.creation_observed(&key);
                 self.queue.add(key);
             }
             return;
         }
         for owner in self.owners_selecting(pod) {
-            self.queue.add(key_of(owner.as_ref()));
+            self.queue.add(ObjectKey::from_object(owner.as_ref()));
         }
     }
 
@@ -158,13 +144,13 @@ impl<K: ReplicaKind> EventHandlers<K> {
             && let Some(old_ref) = old_ref
             && let Some(owner) = self.resolve(namespace, old_ref)
         {
-            self.queue.add(key_of(owner.as_ref()));
+            self.queue.add(ObjectKey::from_object(owner.as_ref()));
         }
         if let Some(cur_ref) = cur_ref {
             let Some(owner) = self.resolve(namespace, cur_ref) else {
                 return;
             };
-            let key = key_of(owner.as_ref());
+            let key = ObjectKey::from_object(owner.as_ref());
             let min_ready_seconds = owner.min_ready_seconds();
             if !is_pod_ready(old) && is_pod_ready(cur) && min_ready_seconds > 0 {
                 // Check availability once minReadySeconds have passed; the extra second
@@ -178,7 +164,7 @@ impl<K: ReplicaKind> EventHandlers<K> {
         }
         if labels_changed || ref_changed {
             for owner in self.owners_selecting(cur) {
-                self.queue.add(key_of(owner.as_ref()));
+                self.queue.add(ObjectKey::from_object(owner.as_ref()));
             }
         }
     }
@@ -190,8 +176,9 @@ impl<K: ReplicaKind> EventHandlers<K> {
         let Some(owner) = self.resolve(Self::pod_namespace(pod), reference) else {
             return;
         };
-        let key = key_of(owner.as_ref());
-        self.expectations.deletion_observed(&key, &key_of(pod));
+        let key = ObjectKey::from_object(owner.as_ref());
+        self.expectations
+            .deletion_observed(&key, &ObjectKey::from_object(pod));
         self.queue.add(key);
     }
 }

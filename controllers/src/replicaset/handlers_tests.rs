@@ -83,9 +83,14 @@ fn deleting(mut p: Pod) -> Pod {
     p
 }
 
+/// A cache key from its string form.
+fn k(key: &str) -> ObjectKey {
+    ObjectKey::parse(key).expect("valid key")
+}
+
 struct Fixture<K: ReplicaKind> {
     owners: Informer<K>,
-    queue: Arc<WorkQueue<String>>,
+    queue: Arc<WorkQueue<ObjectKey>>,
     expectations: Arc<UidTrackingExpectations>,
     handlers: EventHandlers<K>,
 }
@@ -113,7 +118,7 @@ impl<K: ReplicaKind> Fixture<K> {
         while !self.queue.is_empty() {
             let key = self.queue.get().await.expect("queue is running");
             self.queue.done(&key);
-            keys.push(key);
+            keys.push(key.to_string());
         }
         keys.sort();
         keys
@@ -142,7 +147,7 @@ impl<K: ReplicaKind> Fixture<K> {
 
     fn pending(&self, key: &str) -> (i64, i64) {
         self.expectations
-            .get_expectations(key)
+            .get_expectations(&k(key))
             .map(|e| (e.add, e.del))
             .expect("a record")
     }
@@ -176,29 +181,29 @@ async fn owner_events_enqueue_and_deletion_forgets_expectations() {
     });
     assert_eq!(f.drain().await, vec!["ns/web"], "resyncs enqueue too");
 
-    f.expectations.expect_creations("ns/web", 3);
+    f.expectations.expect_creations(&k("ns/web"), 3);
     let mut recreated = rs("ns", "web", &[("app", "web")], 0);
     recreated.metadata.uid = Some("new-uid".into());
     f.handlers.on_owner(&Delta::Updated {
         old: web.clone(),
         new: Arc::new(recreated),
     });
-    assert!(f.expectations.get_expectations("ns/web").is_none());
+    assert!(f.expectations.get_expectations(&k("ns/web")).is_none());
     assert_eq!(f.drain().await, vec!["ns/web"]);
 
-    f.expectations.expect_creations("ns/web", 3);
+    f.expectations.expect_creations(&k("ns/web"), 3);
     f.handlers.on_owner(&Delta::Deleted {
         obj: web,
         final_state_unknown: true,
     });
-    assert!(f.expectations.get_expectations("ns/web").is_none());
+    assert!(f.expectations.get_expectations(&k("ns/web")).is_none());
     assert_eq!(f.drain().await, vec!["ns/web"]);
 }
 
 #[tokio::test]
 async fn an_owned_new_pod_is_an_observed_creation_for_its_owner_only() {
     let f = web_fixture();
-    f.expectations.expect_creations("ns/web", 2);
+    f.expectations.expect_creations(&k("ns/web"), 2);
     f.add_pod(pod("p1", "1", &[("app", "web")], Some(web_ref())));
     assert_eq!(f.pending("ns/web"), (1, 0));
     assert_eq!(f.drain().await, vec!["ns/web"]);
@@ -207,7 +212,7 @@ async fn an_owned_new_pod_is_an_observed_creation_for_its_owner_only() {
 #[tokio::test]
 async fn references_to_another_kind_or_a_stale_uid_are_ignored() {
     let f = web_fixture();
-    f.expectations.expect_creations("ns/web", 2);
+    f.expectations.expect_creations(&k("ns/web"), 2);
     f.add_pod(pod(
         "p1",
         "1",
@@ -227,7 +232,7 @@ async fn references_to_another_kind_or_a_stale_uid_are_ignored() {
 #[tokio::test]
 async fn an_orphan_wakes_every_selecting_owner_in_its_namespace() {
     let f = web_fixture();
-    f.expectations.expect_creations("ns/web", 2);
+    f.expectations.expect_creations(&k("ns/web"), 2);
     f.add_pod(pod("orphan", "1", &[("app", "web")], None));
     // Not "db" (no match), not "everything" (empty selector), not "other/web" (namespace).
     assert_eq!(f.drain().await, vec!["ns/web", "ns/web-too"]);
@@ -241,9 +246,10 @@ async fn an_orphan_wakes_every_selecting_owner_in_its_namespace() {
 #[tokio::test]
 async fn a_pod_first_seen_while_deleting_counts_as_a_deletion_once() {
     let f = web_fixture();
+    f.expectations.expect_deletions(&k("ns/web"), [k("ns/p1")]);
     f.expectations
-        .expect_deletions("ns/web", ["ns/p1".to_string()]);
-    f.expectations.counts().raise_expectations("ns/web", 1, 0);
+        .counts()
+        .raise_expectations(&k("ns/web"), 1, 0);
     let p1 = deleting(pod("p1", "1", &[("app", "web")], Some(web_ref())));
     f.add_pod(p1.clone());
     assert_eq!(f.pending("ns/web"), (1, 0), "deletion seen, creation not");
@@ -267,8 +273,7 @@ async fn updates_with_the_same_resource_version_are_ignored() {
 #[tokio::test]
 async fn a_deletion_timestamp_is_observed_as_a_deletion_for_old_and_new_owners() {
     let f = web_fixture();
-    f.expectations
-        .expect_deletions("ns/web", ["ns/p1".to_string()]);
+    f.expectations.expect_deletions(&k("ns/web"), [k("ns/p1")]);
     let old = pod("p1", "1", &[("app", "web")], Some(web_ref()));
     let new = deleting(pod("p1", "2", &[("app", "web")], Some(web_ref())));
     f.update_pod(old, new);
@@ -335,8 +340,7 @@ async fn becoming_ready_requeues_after_min_ready_seconds_plus_one() {
 #[tokio::test]
 async fn deleting_an_owned_pod_is_observed_and_orphans_are_ignored() {
     let f = web_fixture();
-    f.expectations
-        .expect_deletions("ns/web", ["ns/p1".to_string()]);
+    f.expectations.expect_deletions(&k("ns/web"), [k("ns/p1")]);
     f.delete_pod(pod("orphan", "1", &[("app", "web")], None), false);
     assert!(f.drain().await.is_empty());
     f.delete_pod(pod("p1", "1", &[("app", "web")], Some(web_ref())), true);
@@ -362,7 +366,7 @@ async fn replication_controllers_resolve_their_own_kind_and_map_selectors() {
     let f = Fixture::new(vec![rc]);
     f.add_pod(pod("orphan", "1", &[("name", "legacy")], None));
     assert_eq!(f.drain().await, vec!["ns/legacy"]);
-    f.expectations.expect_creations("ns/legacy", 1);
+    f.expectations.expect_creations(&k("ns/legacy"), 1);
     // A ReplicaSet reference with the RC's name and UID is not ours.
     f.add_pod(pod(
         "p1",

@@ -9,8 +9,6 @@
 //! (controller names, whether `terminatingReplicas` is reported, whether sibling ReplicaSets
 //! are indexed).
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::{
     api::{
@@ -20,78 +18,16 @@ use k8s_openapi::{
             ReplicationControllerStatus,
         },
     },
-    apimachinery::pkg::apis::meta::v1::{LabelSelector, Time},
+    apimachinery::pkg::apis::meta::v1::Time,
 };
 use kcm_shared::informer::InformerType;
-use kube::{
-    Resource,
-    core::{Selector, SelectorExt},
-};
+use kube::Resource;
 use serde::Serialize;
 
-use crate::names::{ControllerId, ControllerNames};
-
-/// The label selector of a ReplicaSet or RC, converted for matching.
-#[derive(Clone, Debug, PartialEq)]
-pub enum PodSelector {
-    /// A missing selector matches no pod (`LabelSelectorAsSelector(nil)` is `labels.Nothing()`).
-    Nothing,
-    /// Matches pods whose labels satisfy every expression; no expression matches everything.
-    Matching(Selector),
-}
-
-impl PodSelector {
-    /// Whether a pod with `labels` is selected (used when claiming pods).
-    pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
-        match self {
-            PodSelector::Nothing => false,
-            PodSelector::Matching(selector) => selector.matches(labels.unwrap_or(&BTreeMap::new())),
-        }
-    }
-
-    /// Whether an orphan pod with `labels` should wake this controller. Upstream's
-    /// `GetPodReplicaSets`/`GetPodControllers` skip empty selectors here: "if a ReplicaSet with a
-    /// nil or empty selector creeps in, it should match nothing, not everything".
-    pub fn matches_orphan(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
-        match self {
-            PodSelector::Nothing => false,
-            PodSelector::Matching(selector) => !selector.selects_all() && self.matches(labels),
-        }
-    }
-}
-
-/// A selector that cannot be turned into a matcher (`LabelSelectorAsSelector` failed).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid label selector: {0}")]
-pub struct InvalidSelector(pub String);
-
-/// `metav1.LabelSelectorAsSelector`, including the operator/value checks kube's conversion
-/// leaves out (In/NotIn need values, Exists/DoesNotExist take none).
-pub fn selector_from_label_selector(
-    selector: &LabelSelector,
-) -> Result<PodSelector, InvalidSelector> {
-    for requirement in selector.match_expressions.iter().flatten() {
-        let has_values = requirement.values.as_ref().is_some_and(|v| !v.is_empty());
-        match requirement.operator.as_str() {
-            "In" | "NotIn" if !has_values => {
-                return Err(InvalidSelector(format!(
-                    "{}: for 'in', 'notin' operators, values set can't be empty",
-                    requirement.key
-                )));
-            }
-            "Exists" | "DoesNotExist" if has_values => {
-                return Err(InvalidSelector(format!(
-                    "{}: values set must be empty for exists and does not exist",
-                    requirement.key
-                )));
-            }
-            _ => {}
-        }
-    }
-    Selector::try_from(selector.clone())
-        .map(PodSelector::Matching)
-        .map_err(|e| InvalidSelector(e.to_string()))
-}
+use crate::{
+    names::{ControllerId, ControllerNames},
+    toolkit::selector::{InvalidSelector, ObjectSelector},
+};
 
 /// One status condition, kind-neutral (`ReplicaSetCondition` / `ReplicationControllerCondition`).
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -133,7 +69,7 @@ pub trait ReplicaKind: InformerType + Resource<Scope = NamespaceResourceScope> +
     }
 
     /// The pod selector. A ReplicaSet's is a `LabelSelector`, an RC's a plain label map.
-    fn pod_selector(&self) -> Result<PodSelector, InvalidSelector>;
+    fn pod_selector(&self) -> Result<ObjectSelector, InvalidSelector>;
     /// `spec.replicas`, defaulting to 1 as the apiserver does.
     fn desired_replicas(&self) -> i32;
     fn min_ready_seconds(&self) -> i32;
@@ -152,11 +88,8 @@ impl ReplicaKind for ReplicaSet {
     const REPORTS_TERMINATING: bool = true;
     const INDEXED_BY_CONTROLLER: bool = true;
 
-    fn pod_selector(&self) -> Result<PodSelector, InvalidSelector> {
-        match &self.spec {
-            Some(spec) => selector_from_label_selector(&spec.selector),
-            None => Ok(PodSelector::Nothing),
-        }
+    fn pod_selector(&self) -> Result<ObjectSelector, InvalidSelector> {
+        ObjectSelector::from_label_selector(self.spec.as_ref().map(|spec| &spec.selector))
     }
 
     fn desired_replicas(&self) -> i32 {
@@ -232,15 +165,12 @@ impl ReplicaKind for ReplicationController {
     const REPORTS_TERMINATING: bool = false;
     const INDEXED_BY_CONTROLLER: bool = false;
 
-    fn pod_selector(&self) -> Result<PodSelector, InvalidSelector> {
+    fn pod_selector(&self) -> Result<ObjectSelector, InvalidSelector> {
         // conversion.go: a nil map becomes a nil LabelSelector (matches nothing); a map becomes
         // matchLabels (an empty one matches everything, as for ReplicaSets).
-        match self.spec.as_ref().and_then(|s| s.selector.as_ref()) {
-            Some(labels) => Ok(PodSelector::Matching(
-                labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            )),
-            None => Ok(PodSelector::Nothing),
-        }
+        Ok(ObjectSelector::from_map(
+            self.spec.as_ref().and_then(|s| s.selector.as_ref()),
+        ))
     }
 
     fn desired_replicas(&self) -> i32 {
@@ -315,8 +245,9 @@ mod tests {
     use super::*;
     use k8s_openapi::{
         api::{apps::v1::ReplicaSetSpec, core::v1::ReplicationControllerSpec},
-        apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement,
+        apimachinery::pkg::apis::meta::v1::LabelSelector,
     };
+    use std::collections::BTreeMap;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -336,50 +267,16 @@ mod tests {
     }
 
     #[test]
-    fn replicaset_selector_matches_labels_and_expressions() {
+    fn replicaset_selector_comes_from_the_spec_and_a_missing_spec_selects_nothing() {
         let rs = rs_with_selector(LabelSelector {
             match_labels: Some(labels(&[("app", "web")])),
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: "tier".into(),
-                operator: "In".into(),
-                values: Some(vec!["a".into(), "b".into()]),
-            }]),
+            match_expressions: None,
         });
         let selector = rs.pod_selector().unwrap();
         assert!(selector.matches(Some(&labels(&[("app", "web"), ("tier", "a")]))));
-        assert!(!selector.matches(Some(&labels(&[("app", "web"), ("tier", "c")]))));
-        assert!(!selector.matches(Some(&labels(&[("app", "web")]))));
-        assert!(!selector.matches(None));
-    }
-
-    #[test]
-    fn invalid_operators_and_values_are_rejected() {
-        for (operator, values) in [
-            ("Bogus", None),
-            ("In", Some(vec![])),
-            ("NotIn", None),
-            ("Exists", Some(vec!["x".to_string()])),
-        ] {
-            let rs = rs_with_selector(LabelSelector {
-                match_labels: None,
-                match_expressions: Some(vec![LabelSelectorRequirement {
-                    key: "k".into(),
-                    operator: operator.into(),
-                    values,
-                }]),
-            });
-            assert!(rs.pod_selector().is_err(), "{operator}");
-        }
-    }
-
-    #[test]
-    fn empty_selectors_match_everything_when_claiming_but_no_orphan() {
-        let rs = rs_with_selector(LabelSelector::default());
-        let selector = rs.pod_selector().unwrap();
-        assert!(selector.matches(Some(&labels(&[("any", "thing")]))));
-        assert!(!selector.matches_orphan(Some(&labels(&[("any", "thing")]))));
+        assert!(!selector.matches(Some(&labels(&[("app", "db")]))));
         let nothing = ReplicaSet::default().pod_selector().unwrap();
-        assert!(!nothing.matches(Some(&labels(&[("any", "thing")]))));
+        assert_eq!(nothing, ObjectSelector::Nothing);
     }
 
     #[test]
@@ -396,7 +293,7 @@ mod tests {
         assert!(selector.matches_orphan(Some(&labels(&[("name", "test")]))));
         assert!(!selector.matches(Some(&labels(&[("name", "other")]))));
         rc.spec.as_mut().unwrap().selector = None;
-        assert_eq!(rc.pod_selector().unwrap(), PodSelector::Nothing);
+        assert_eq!(rc.pod_selector().unwrap(), ObjectSelector::Nothing);
     }
 
     #[test]

@@ -10,10 +10,10 @@
 //! * [`kind`]: what differs between ReplicaSets and RCs;
 //! * [`handlers`]: informer events → queued keys and observed expectations;
 //! * [`sync`]: one sync, doing the I/O through [`control`];
-//! * pure decisions: [`claim`] (adopt/release), [`manage`] (how many, slow start),
-//!   [`ranking`] (which pods to delete), [`status`] (what to report), [`pod_template`].
+//! * pure decisions: [`manage`] (how many, slow start), [`ranking`] (which pods to delete),
+//!   [`status`] (what to report), [`pod_template`]; claiming is the shared
+//!   [`crate::toolkit::claim`].
 
-pub mod claim;
 pub mod control;
 pub mod handlers;
 pub mod kind;
@@ -29,7 +29,7 @@ use futures::future::BoxFuture;
 use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::Pod, core::v1::ReplicationController};
 use kcm_shared::{
     expectations::UidTrackingExpectations,
-    informer::{Delta, HasSynced, Informer, wait_for_named_cache_sync},
+    informer::{Delta, HasSynced, Informer, ObjectKey},
     workqueue::WorkQueue,
 };
 use tokio_util::sync::CancellationToken;
@@ -38,7 +38,7 @@ use crate::{
     context::ControllerContext,
     names::ControllerNames,
     registry::{BuildError, Controller, ControllerDescriptor},
-    runtime::{RetryPolicy, run_workers},
+    runtime::{NoStartup, QueueController, RetryPolicy, StartupFailed, run_queue_controller},
 };
 
 use self::{
@@ -50,7 +50,7 @@ use self::{
 pub struct ReplicaController<K: ReplicaKind> {
     names: &'static ControllerNames,
     workers: usize,
-    queue: Arc<WorkQueue<String>>,
+    queue: Arc<WorkQueue<ObjectKey>>,
     owner_informer: Arc<Informer<K>>,
     pod_informer: Arc<Informer<Pod>>,
     syncer: Arc<Syncer<K, KubeReplicaControl<K>>>,
@@ -90,11 +90,10 @@ impl<K: ReplicaKind> ReplicaController<K> {
             owners: owner_informer.lister(),
             pods: pod_informer.lister(),
             expectations,
-            queue: queue.clone(),
             control: KubeReplicaControl::new(client, recorder),
             burst_replicas: BURST_REPLICAS,
             gates: RankingGates::default(),
-            clock: Arc::new(jiff::Timestamp::now),
+            clock: ctx.clock.clone(),
         });
         Ok(Self {
             names,
@@ -108,26 +107,23 @@ impl<K: ReplicaKind> ReplicaController<K> {
 }
 
 impl<K: ReplicaKind> Controller for ReplicaController<K> {
-    fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+    fn run(
+        self: Arc<Self>,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'static, Result<(), StartupFailed>> {
         Box::pin(async move {
-            let controller = self.names.canonical;
-            tracing::info!(controller, "Starting controller");
-            let informers: [&dyn HasSynced; 2] =
-                [self.pod_informer.as_ref(), self.owner_informer.as_ref()];
-            if !wait_for_named_cache_sync(controller, &cancel, &informers).await {
-                self.queue.shut_down();
-                return;
-            }
-            run_workers(
-                controller,
-                self.queue.clone(),
-                self.workers,
-                self.syncer.clone(),
-                RetryPolicy::FOREVER,
-                cancel,
-            )
-            .await;
-            tracing::info!(controller, "Shutting down controller");
+            let spec = QueueController {
+                name: self.names.canonical,
+                caches: vec![
+                    self.pod_informer.as_ref() as &dyn HasSynced,
+                    self.owner_informer.as_ref(),
+                ],
+                queue: self.queue.clone(),
+                workers: self.workers,
+                reconciler: self.syncer.clone(),
+                retry: RetryPolicy::FOREVER,
+            };
+            run_queue_controller(spec, None::<NoStartup>, cancel).await
         })
     }
 }

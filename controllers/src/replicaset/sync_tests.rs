@@ -3,11 +3,14 @@
 
 use super::*;
 use crate::replicaset::{
-    control::FailureKind,
     kind::{ReplicaCondition, ReplicaKind},
     status::{FAILED_CREATE as REASON_FAILED_CREATE, REPLICA_FAILURE},
 };
-use jiff::SignedDuration;
+use crate::toolkit::{
+    ApiFailure,
+    claim::{adopt_patch, release_patch},
+};
+use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::{
     api::{
         apps::v1::{ReplicaSet, ReplicaSetSpec},
@@ -23,6 +26,11 @@ use kube::runtime::watcher::Event;
 use parking_lot::Mutex;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+
+/// A cache key from its string form.
+fn k(key: &str) -> ObjectKey {
+    ObjectKey::parse(key).expect("valid key")
+}
 
 #[derive(Clone, Debug, PartialEq)]
 enum Call {
@@ -221,11 +229,10 @@ impl<K: ReplicaKind> Fixture<K> {
             owners: owner_informer.lister(),
             pods: pod_informer.lister(),
             expectations: Arc::new(UidTrackingExpectations::new()),
-            queue: WorkQueue::builder().build(),
             control: FakeControl::new(fresh),
             burst_replicas: super::super::manage::BURST_REPLICAS,
             gates: RankingGates::default(),
-            clock: Arc::new(now),
+            clock: Clock::from_fn(now),
         };
         Self {
             owners: owner_informer,
@@ -234,8 +241,8 @@ impl<K: ReplicaKind> Fixture<K> {
         }
     }
 
-    async fn sync(&self, key: &str) -> Result<(), SyncError> {
-        self.syncer.sync(&key.to_string()).await
+    async fn sync(&self, key: &str) -> Result<Action, SyncError> {
+        self.syncer.sync(&k(key)).await
     }
 
     fn calls(&self) -> Vec<Call> {
@@ -285,7 +292,7 @@ impl<K: ReplicaKind> Fixture<K> {
     fn pending(&self, key: &str) -> Option<(i64, i64)> {
         self.syncer
             .expectations
-            .get_expectations(key)
+            .get_expectations(&k(key))
             .map(|e| (e.add, e.del))
     }
 }

@@ -33,11 +33,7 @@ pub struct InformerStatus {
 /// A uniform random period in `[min, 2·min)`; zero stays zero (no resync).
 /// KCM's `ResyncPeriod(s)`: `MinResyncPeriod * (rand.Float64() + 1)`.
 pub fn jittered_resync(min: Duration) -> Duration {
-    let min_nanos = u64::try_from(min.as_nanos()).unwrap_or(u64::MAX / 2);
-    if min_nanos == 0 {
-        return Duration::ZERO;
-    }
-    Duration::from_nanos(rand::random_range(min_nanos..min_nanos.saturating_mul(2)))
+    crate::jitter::jitter(min, 1.0)
 }
 
 pub struct SharedInformerFactory {

@@ -26,7 +26,6 @@ use std::{
 
 use parking_lot::Mutex;
 use prometheus::{IntCounterVec, IntGaugeVec, register_int_counter_vec, register_int_gauge_vec};
-use rand::Rng;
 use tokio::{
     sync::Notify,
     time::{Duration, Instant},
@@ -264,10 +263,7 @@ impl<L: LeaseLock> LeaderElector<L> {
     /// later; trying right then makes failover take the lease duration and no more, and puts
     /// all candidates on the same start line for the balancing handicap.
     fn pause_before_retry(&self) -> Duration {
-        let jittered = self
-            .config
-            .retry_period
-            .mul_f64(1.0 + 1.2 * rand::rng().random::<f64>());
+        let jittered = crate::jitter::jitter(self.config.retry_period, 1.2);
         let now = Instant::now();
         match self.state.lock().observation.expires_at() {
             Some(expiry) if expiry > now => jittered.min(expiry - now),

@@ -1,10 +1,14 @@
-//! The worker loop every controller runs: take a key from the queue, sync it, handle the result.
+//! The worker loop every queue controller runs: take a key from the queue, sync it, act on the
+//! result (sample-controller's `runWorker`/`processNextWorkItem`/`handleErr`).
 //!
-//! This is sample-controller's `runWorker`/`processNextWorkItem`/`handleErr` with two additions
-//! upstream gets from Go's runtime: a panic in a sync is caught, logged and counted
-//! (`kcm_controller_worker_panics_total`), the key is retried with backoff and the worker goes on
-//! with the next key, so one bad object never stops a controller; and cancellation stops
+//! Two additions upstream gets from Go's runtime: a panic in a sync is caught, logged and
+//! counted (`kcm_controller_worker_panics_total`), the key is retried with backoff and the worker
+//! goes on with the next key, so one bad object never stops a controller; and cancellation stops
 //! intake while the syncs already running are allowed to finish.
+//!
+//! Every failed sync counts in `kcm_controller_sync_errors_total{controller}` and is logged at
+//! warning level (conflicts at debug: they are routine), rate-limited per key by
+//! [`FailureLog`]; every sync's duration goes to `kcm_controller_sync_duration_seconds`.
 
 use std::{fmt, future::Future, hash::Hash, panic::AssertUnwindSafe, sync::Arc};
 
@@ -13,26 +17,14 @@ use kcm_shared::{metrics::WORKER_PANICS, workqueue::WorkQueue};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// What a sync reports when it could not finish.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    /// Worth retrying with backoff (API errors, conflicts, unmet preconditions).
-    #[error("{0}")]
-    Retry(String),
-    /// Retrying cannot help (an invalid object); the key is dropped until it changes.
-    #[error("{0}")]
-    Permanent(String),
-}
-
-impl From<kube::Error> for SyncError {
-    fn from(e: kube::Error) -> Self {
-        SyncError::Retry(e.to_string())
-    }
-}
+use super::{
+    error::{Action, SyncError},
+    metrics::{FailureLog, SYNC_DURATION, SYNC_ERRORS},
+};
 
 /// A controller's sync function: observed state in, API calls out.
 pub trait Reconcile<K>: Send + Sync + 'static {
-    fn sync(&self, key: &K) -> impl Future<Output = Result<(), SyncError>> + Send;
+    fn sync(&self, key: &K) -> impl Future<Output = Result<Action, SyncError>> + Send;
 }
 
 /// How the worker pool treats failures.
@@ -43,7 +35,7 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Upstream endpoints/RS/deployment controllers give up after 15 retries.
+    /// Upstream endpoints/deployment controllers give up after 15 retries.
     pub const UPSTREAM: RetryPolicy = RetryPolicy {
         max_retries: Some(15),
     };
@@ -62,13 +54,18 @@ pub async fn run_workers<K, R>(
     K: Eq + Hash + Clone + fmt::Debug + fmt::Display + Send + Sync + 'static,
     R: Reconcile<K>,
 {
+    super::metrics::register();
+    let failures = Arc::new(FailureLog::default());
     let mut pool = JoinSet::new();
     for _ in 0..workers.max(1) {
         pool.spawn(worker(
-            controller,
-            queue.clone(),
-            reconciler.clone(),
-            retry,
+            Worker {
+                controller,
+                queue: queue.clone(),
+                reconciler: reconciler.clone(),
+                retry,
+                failures: failures.clone(),
+            },
             cancel.clone(),
         ));
     }
@@ -79,57 +76,103 @@ pub async fn run_workers<K, R>(
     tracing::info!(controller, "workers stopped");
 }
 
-async fn worker<K, R>(
+struct Worker<K, R> {
     controller: &'static str,
     queue: Arc<WorkQueue<K>>,
     reconciler: Arc<R>,
     retry: RetryPolicy,
-    cancel: CancellationToken,
-) where
+    failures: Arc<FailureLog>,
+}
+
+async fn worker<K, R>(w: Worker<K, R>, cancel: CancellationToken)
+where
     K: Eq + Hash + Clone + fmt::Debug + fmt::Display + Send + Sync + 'static,
     R: Reconcile<K>,
 {
+    let controller = w.controller;
     loop {
         let next = tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
-            next = queue.get_guarded() => next,
+            next = w.queue.get_guarded() => next,
         };
         let Some(item) = next else { return };
         let started = tokio::time::Instant::now();
-        let outcome = AssertUnwindSafe(reconciler.sync(&item))
+        let outcome = AssertUnwindSafe(w.reconciler.sync(&item))
             .catch_unwind()
             .await;
-        tracing::trace!(controller, key = %*item, elapsed = ?started.elapsed(), "finished syncing");
+        let elapsed = started.elapsed();
+        SYNC_DURATION
+            .with_label_values(&[controller])
+            .observe(elapsed.as_secs_f64());
+        tracing::trace!(controller, key = %*item, ?elapsed, "finished syncing");
+        let key: &K = &item;
         match outcome {
-            Ok(Ok(())) => queue.forget(&item),
-            Ok(Err(SyncError::Permanent(reason))) => {
-                tracing::warn!(controller, key = %*item, %reason, "dropping key: retrying cannot help");
-                queue.forget(&item);
-            }
-            Ok(Err(SyncError::Retry(reason))) => {
-                let requeues = queue.num_requeues(&item);
-                if retry.max_retries.is_some_and(|max| requeues >= max) {
-                    tracing::warn!(controller, key = %*item, %reason, requeues, "dropping key out of the queue");
-                    queue.forget(&item);
-                } else {
-                    tracing::debug!(controller, key = %*item, %reason, requeues, "error syncing; requeuing");
-                    queue.add_rate_limited((*item).clone());
+            Ok(Ok(action)) => {
+                w.failures.succeeded(&key.to_string());
+                w.queue.forget(key);
+                if let Action::RequeueAfter(delay) = action {
+                    w.queue.add_after(key.clone(), delay);
                 }
             }
+            Ok(Err(SyncError::Requeue { after, reason })) => {
+                tracing::debug!(controller, key = %key, %reason, ?after, "not finished; syncing again later");
+                w.queue.add_after(key.clone(), after);
+            }
+            Ok(Err(error)) => w.failed(key, &error),
             Err(panic) => {
                 WORKER_PANICS.with_label_values(&[controller]).inc();
+                SYNC_ERRORS.with_label_values(&[controller]).inc();
                 tracing::error!(
                     controller,
-                    key = %*item,
+                    key = %key,
                     panic = panic_message(&panic),
                     "sync panicked; the key is retried with backoff and the worker goes on"
                 );
-                queue.add_rate_limited((*item).clone());
+                w.queue.add_rate_limited(key.clone());
             }
         }
         // `item` drops here: the queue marks the key done, after any requeue above, so a
         // requeued key is not lost and is never handed to two workers at once.
+    }
+}
+
+impl<K, R> Worker<K, R>
+where
+    K: Eq + Hash + Clone + fmt::Debug + fmt::Display + Send + Sync + 'static,
+{
+    /// `handleErr`: count, log (rate-limited per key), and retry or drop.
+    fn failed(&self, key: &K, error: &SyncError) {
+        let controller = self.controller;
+        SYNC_ERRORS.with_label_values(&[controller]).inc();
+        let requeues = self.queue.num_requeues(key);
+        let permanent = matches!(error, SyncError::Permanent(_));
+        let give_up = permanent || self.retry.max_retries.is_some_and(|max| requeues >= max);
+        if error.is_conflict() && !give_up {
+            tracing::debug!(controller, key = %key, %error, requeues, "conflict; retrying");
+        } else if let Some(suppressed) = self.failures.should_log(&key.to_string()) {
+            let source = std::error::Error::source(error).map(ToString::to_string);
+            if permanent {
+                tracing::warn!(controller, key = %key, %error, "dropping key: retrying cannot help");
+            } else if give_up {
+                tracing::warn!(controller, key = %key, %error, requeues, "dropping key out of the queue");
+            } else {
+                tracing::warn!(
+                    controller,
+                    key = %key,
+                    %error,
+                    cause = source.as_deref().unwrap_or(""),
+                    requeues,
+                    suppressed,
+                    "error syncing; requeuing"
+                );
+            }
+        }
+        if give_up {
+            self.queue.forget(key);
+        } else {
+            self.queue.add_rate_limited(key.clone());
+        }
     }
 }
 
@@ -155,7 +198,7 @@ mod tests {
     }
 
     impl Reconcile<String> for Recorder {
-        async fn sync(&self, key: &String) -> Result<(), SyncError> {
+        async fn sync(&self, key: &String) -> Result<Action, SyncError> {
             let attempt = {
                 let mut seen = self.seen.lock();
                 seen.push(key.clone());
@@ -166,7 +209,12 @@ mod tests {
                 "fails-twice" if attempt <= 2 => Err(SyncError::Retry("conflict".into())),
                 "always-fails" => Err(SyncError::Retry("nope".into())),
                 "invalid" => Err(SyncError::Permanent("bad selector".into())),
-                _ => Ok(()),
+                "requeues" if attempt == 1 => Err(SyncError::Requeue {
+                    after: Duration::from_secs(2),
+                    reason: "content remains".into(),
+                }),
+                "checks-later" if attempt == 1 => Ok(Action::RequeueAfter(Duration::from_secs(1))),
+                _ => Ok(Action::Done),
             }
         }
     }
@@ -192,6 +240,8 @@ mod tests {
             "always-fails",
             "invalid",
             "fine",
+            "requeues",
+            "checks-later",
         ] {
             queue.add(key.to_string());
         }
@@ -204,6 +254,9 @@ mod tests {
         assert_eq!(count("always-fails"), 4, "{seen:?}");
         assert_eq!(count("invalid"), 1, "{seen:?}");
         assert_eq!(count("fine"), 1, "{seen:?}");
+        assert_eq!(count("requeues"), 2, "{seen:?}");
+        assert_eq!(count("checks-later"), 2, "{seen:?}");
+        assert!(SYNC_ERRORS.with_label_values(&["runtime-test"]).get() >= 7);
         assert!(WORKER_PANICS.with_label_values(&["runtime-test"]).get() >= 1);
         cancel.cancel();
         pool.await.expect("pool ends");
@@ -214,10 +267,10 @@ mod tests {
     }
 
     impl Reconcile<String> for Slow {
-        async fn sync(&self, key: &String) -> Result<(), SyncError> {
+        async fn sync(&self, key: &String) -> Result<Action, SyncError> {
             tokio::time::sleep(Duration::from_secs(3)).await;
             self.finished.lock().push(key.clone());
-            Ok(())
+            Ok(Action::Done)
         }
     }
 

@@ -1,0 +1,130 @@
+//! Controllers that act on a timer rather than a queue (upstream `wait.JitterUntil` with
+//! `sliding = true`, as the pod garbage collector's `gc` loop runs).
+//!
+//! One pass at a time: the next period starts when a pass has finished, so passes never
+//! overlap however long one takes. A pass that panics is logged and counted, and the loop goes
+//! on with the next period.
+
+use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
+
+use futures::FutureExt;
+use kcm_shared::{jitter::jitter, metrics::WORKER_PANICS};
+use tokio_util::sync::CancellationToken;
+
+use super::metrics::{SYNC_DURATION, SYNC_ERRORS};
+
+/// Runs `pass` now and then every `period` (stretched by up to `jitter_factor`, 0 = none)
+/// after the previous pass ended, until `cancel`. A pass in progress when `cancel` fires
+/// finishes first.
+pub async fn run_periodic<F, Fut>(
+    controller: &'static str,
+    period: Duration,
+    jitter_factor: f64,
+    cancel: CancellationToken,
+    mut pass: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    super::metrics::register();
+    while !cancel.is_cancelled() {
+        let started = tokio::time::Instant::now();
+        if let Err(panic) = AssertUnwindSafe(pass()).catch_unwind().await {
+            WORKER_PANICS.with_label_values(&[controller]).inc();
+            SYNC_ERRORS.with_label_values(&[controller]).inc();
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(controller, panic = %message, "periodic pass panicked; continuing");
+        }
+        SYNC_DURATION
+            .with_label_values(&[controller])
+            .observe(started.elapsed().as_secs_f64());
+        let wait = if jitter_factor > 0.0 {
+            jitter(period, jitter_factor)
+        } else {
+            period
+        };
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => break,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parking_lot::Mutex;
+    use std::sync::Arc;
+    use tokio::time::Instant;
+
+    #[tokio::test(start_paused = true)]
+    async fn passes_never_overlap_and_the_period_slides_after_each_pass() {
+        let cancel = CancellationToken::new();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let running = Arc::new(Mutex::new(false));
+        let origin = Instant::now();
+        let task = tokio::spawn({
+            let (cancel, starts, running) = (cancel.clone(), starts.clone(), running.clone());
+            async move {
+                run_periodic(
+                    "periodic-test",
+                    Duration::from_secs(20),
+                    0.0,
+                    cancel,
+                    || {
+                        let (starts, running) = (starts.clone(), running.clone());
+                        async move {
+                            assert!(!std::mem::replace(&mut *running.lock(), true), "overlap");
+                            starts.lock().push(origin.elapsed().as_secs());
+                            // Each pass takes 5 s: the next starts 20 s after it ended.
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                            *running.lock() = false;
+                        }
+                    },
+                )
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        cancel.cancel();
+        task.await.expect("loop ends");
+        assert_eq!(*starts.lock(), vec![0, 25, 50]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_pass_does_not_stop_the_loop() {
+        let cancel = CancellationToken::new();
+        let passes = Arc::new(Mutex::new(0));
+        let task = tokio::spawn({
+            let (cancel, passes) = (cancel.clone(), passes.clone());
+            async move {
+                run_periodic(
+                    "periodic-panic",
+                    Duration::from_secs(1),
+                    1.0,
+                    cancel,
+                    || {
+                        let passes = passes.clone();
+                        async move {
+                            *passes.lock() += 1;
+                            if *passes.lock() == 1 {
+                                panic!("first pass fails");
+                            }
+                        }
+                    },
+                )
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        cancel.cancel();
+        task.await.expect("loop ends");
+        assert!(*passes.lock() >= 3, "{}", *passes.lock());
+        assert!(WORKER_PANICS.with_label_values(&["periodic-panic"]).get() >= 1);
+    }
+}

@@ -1,0 +1,175 @@
+//! Label selectors as controllers use them (upstream `metav1.LabelSelectorAsSelector` and
+//! `labels.SelectorFromSet`): converted once per sync, then matched against many objects.
+//!
+//! Two details matter for upstream parity: a *missing* selector matches nothing, while an
+//! *empty* one matches everything when claiming but wakes no controller for an orphan
+//! ("if a ReplicaSet with a nil or empty selector creeps in, it should match nothing, not
+//! everything").
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::core::{Selector, SelectorExt};
+
+/// A label selector converted for matching.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ObjectSelector {
+    /// A missing selector matches no object (`LabelSelectorAsSelector(nil)` is `labels.Nothing()`).
+    Nothing,
+    /// Matches objects whose labels satisfy every expression; no expression matches everything.
+    Matching(Selector),
+}
+
+impl ObjectSelector {
+    /// Whether an object with `labels` is selected (used when claiming).
+    pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        match self {
+            ObjectSelector::Nothing => false,
+            ObjectSelector::Matching(selector) => {
+                selector.matches(labels.unwrap_or(&BTreeMap::new()))
+            }
+        }
+    }
+
+    /// Whether an orphan with `labels` should wake the selecting owner: as [`Self::matches`],
+    /// but an empty selector selects no orphan (upstream `GetPodReplicaSets`,
+    /// `GetReplicaSetsForDeployment`'s callers, `GetPodControllers`).
+    pub fn matches_orphan(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        match self {
+            ObjectSelector::Nothing => false,
+            ObjectSelector::Matching(selector) => !selector.selects_all() && self.matches(labels),
+        }
+    }
+
+    /// True for a selector with no requirement (it selects every object).
+    pub fn selects_everything(&self) -> bool {
+        matches!(self, ObjectSelector::Matching(selector) if selector.selects_all())
+    }
+
+    /// `labels.SelectorFromSet`: a plain label map (RCs, Services). A missing map selects
+    /// nothing; an empty one everything.
+    pub fn from_map(labels: Option<&BTreeMap<String, String>>) -> Self {
+        match labels {
+            Some(labels) => ObjectSelector::Matching(
+                labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ),
+            None => ObjectSelector::Nothing,
+        }
+    }
+
+    /// `metav1.LabelSelectorAsSelector` of an optional selector: `None` selects nothing.
+    pub fn from_label_selector(selector: Option<&LabelSelector>) -> Result<Self, InvalidSelector> {
+        match selector {
+            Some(selector) => selector_from_label_selector(selector),
+            None => Ok(ObjectSelector::Nothing),
+        }
+    }
+}
+
+/// A selector that cannot be turned into a matcher (`LabelSelectorAsSelector` failed).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid label selector: {0}")]
+pub struct InvalidSelector(pub String);
+
+/// `metav1.LabelSelectorAsSelector`, including the operator/value checks kube's conversion
+/// leaves out (In/NotIn need values, Exists/DoesNotExist take none).
+pub fn selector_from_label_selector(
+    selector: &LabelSelector,
+) -> Result<ObjectSelector, InvalidSelector> {
+    for requirement in selector.match_expressions.iter().flatten() {
+        let has_values = requirement.values.as_ref().is_some_and(|v| !v.is_empty());
+        match requirement.operator.as_str() {
+            "In" | "NotIn" if !has_values => {
+                return Err(InvalidSelector(format!(
+                    "{}: for 'in', 'notin' operators, values set can't be empty",
+                    requirement.key
+                )));
+            }
+            "Exists" | "DoesNotExist" if has_values => {
+                return Err(InvalidSelector(format!(
+                    "{}: values set must be empty for exists and does not exist",
+                    requirement.key
+                )));
+            }
+            _ => {}
+        }
+    }
+    Selector::try_from(selector.clone())
+        .map(ObjectSelector::Matching)
+        .map_err(|e| InvalidSelector(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn label_selector_matches_labels_and_expressions() {
+        let selector = selector_from_label_selector(&LabelSelector {
+            match_labels: Some(labels(&[("app", "web")])),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: "In".into(),
+                values: Some(vec!["a".into(), "b".into()]),
+            }]),
+        })
+        .unwrap();
+        assert!(selector.matches(Some(&labels(&[("app", "web"), ("tier", "a")]))));
+        assert!(!selector.matches(Some(&labels(&[("app", "web"), ("tier", "c")]))));
+        assert!(!selector.matches(Some(&labels(&[("app", "web")]))));
+        assert!(!selector.matches(None));
+    }
+
+    #[test]
+    fn invalid_operators_and_values_are_rejected() {
+        for (operator, values) in [
+            ("Bogus", None),
+            ("In", Some(vec![])),
+            ("NotIn", None),
+            ("Exists", Some(vec!["x".to_string()])),
+        ] {
+            let selector = LabelSelector {
+                match_labels: None,
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: "k".into(),
+                    operator: operator.into(),
+                    values,
+                }]),
+            };
+            assert!(
+                selector_from_label_selector(&selector).is_err(),
+                "{operator}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_selectors_match_everything_when_claiming_but_no_orphan() {
+        let selector = selector_from_label_selector(&LabelSelector::default()).unwrap();
+        assert!(selector.selects_everything());
+        assert!(selector.matches(Some(&labels(&[("any", "thing")]))));
+        assert!(!selector.matches_orphan(Some(&labels(&[("any", "thing")]))));
+        let nothing = ObjectSelector::from_label_selector(None).unwrap();
+        assert!(!nothing.matches(Some(&labels(&[("any", "thing")]))));
+        assert!(!nothing.selects_everything());
+    }
+
+    #[test]
+    fn map_selectors_follow_selector_from_set() {
+        let map = labels(&[("name", "test")]);
+        let selector = ObjectSelector::from_map(Some(&map));
+        assert!(selector.matches(Some(&labels(&[("name", "test"), ("x", "y")]))));
+        assert!(selector.matches_orphan(Some(&labels(&[("name", "test")]))));
+        assert!(!selector.matches(Some(&labels(&[("name", "other")]))));
+        assert_eq!(ObjectSelector::from_map(None), ObjectSelector::Nothing);
+        assert!(ObjectSelector::from_map(Some(&BTreeMap::new())).selects_everything());
+    }
+}
