@@ -6,8 +6,10 @@
 //! watch order because one task drains its queue sequentially.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use prometheus::{IntGauge, IntGaugeVec};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -22,20 +24,49 @@ pub const MIN_HANDLER_RESYNC: Duration = Duration::from_secs(1);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HandlerId(pub(crate) u64);
 
-/// Deltas queued for, or being run by, any handler of one informer. Lets tests (and a graceful
-/// shutdown) wait until every handler has caught up with what was dispatched so far.
+/// Deltas queued for, or being run by, any handler of one informer, exported as
+/// `kcm_informer_handler_backlog{kind}` (a growing value means some handler is too slow). Lets
+/// tests (and a graceful shutdown) wait until every handler has caught up with what was
+/// dispatched so far.
 #[derive(Default)]
 pub(crate) struct Backlog {
     pending: AtomicUsize,
     drained: Notify,
+    gauge: Option<IntGauge>,
 }
 
+static HANDLER_BACKLOG: LazyLock<Option<IntGaugeVec>> = LazyLock::new(|| {
+    prometheus::register_int_gauge_vec!(
+        "kcm_informer_handler_backlog",
+        "Deltas dispatched by an informer that its event handlers have not finished yet, by kind.",
+        &["kind"]
+    )
+    .inspect_err(|error| tracing::error!(%error, "cannot register kcm_informer_handler_backlog"))
+    .ok()
+});
+
 impl Backlog {
+    /// A backlog exported under `kind`.
+    pub(crate) fn for_kind(kind: &str) -> Self {
+        Self {
+            gauge: HANDLER_BACKLOG
+                .as_ref()
+                .map(|family| family.with_label_values(&[kind])),
+            ..Self::default()
+        }
+    }
+
     fn push(&self) {
         self.pending.fetch_add(1, Ordering::SeqCst);
+        if let Some(gauge) = &self.gauge {
+            gauge.inc();
+        }
     }
 
     fn pop(&self) {
+        if let Some(gauge) = &self.gauge {
+            gauge.dec();
+        }
         if self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.drained.notify_waiters();
         }

@@ -12,8 +12,7 @@
 //! * [`Informer`] (`shared_informer`): runs `watcher(Api::<K>::all(client), Config::default())
 //!   .default_backoff()`, strips managedFields from every object before caching (KCM's `trim`
 //!   transform), and maintains the cache. The run loop is generic over any stream of watcher
-//!   events, so tests script it with no cluster. It is startable with its own
-//!   `CancellationToken`, stoppable and restartable (for per-controller leader election later).
+//!   events, so tests script it with no cluster. It starts once, with the token that stops it.
 //! * Cache (`cache`): `HashMap<ObjectKey, Arc<K>>` plus secondary indices, both under one
 //!   `parking_lot::RwLock`. Indexes per type come from [`InformerType::indexers`]: namespace for
 //!   every namespaced type, [`INDEX_CONTROLLER_UID`] for pods and ReplicaSets,
@@ -30,6 +29,7 @@
 //! * Each handler has an unbounded queue drained by its own task (client-go's
 //!   `processorListener`): the dispatcher never waits for a handler. Handlers should only
 //!   enqueue keys and touch expectations. A panicking handler is logged and keeps receiving.
+//!   What the handlers of a type still have to run is `kcm_informer_handler_backlog{kind}`.
 //! * A relist (`Init … InitDone`) is buffered and swapped in at `InitDone`. Then: `Added` for new
 //!   keys; `Updated{old,new}` for every surviving key, even when the resourceVersion is
 //!   unchanged, as client-go's `Replace` does (handlers skip equal versions, see
@@ -43,7 +43,7 @@
 //!   in `[min_resync, 2·min_resync)`; a handler can ask for its own
 //!   ([`Informer::add_handler_with_resync`], e.g. the namespace controller's 5 minutes).
 //! * [`Informer::has_synced`] turns true once the first list has been cached and dispatched,
-//!   and stays true across relists and restarts.
+//!   and stays true across relists.
 //!
 //! # Runtime and testing
 //! `add_handler` and `start` spawn Tokio tasks, so call them inside the runtime (controllers

@@ -11,10 +11,10 @@
 //! registration happen under the dispatch lock, it sees every object exactly once: either in
 //! the replay or through a later delta, never both and never neither.
 //!
-//! Lifecycle: an informer can be started with its own `CancellationToken`, stopped by
-//! cancelling it, and started again; the cache survives a stop, and the relist after a restart
-//! emits tombstones for what vanished meanwhile. This is what per-controller leader election
-//! will need (watch a type only while some controller that uses it leads).
+//! Lifecycle ([`Lifecycle`]): an informer starts once, with the token that stops it, and never
+//! restarts: a process whose controllers stop leading exits (as upstream), so nothing would
+//! ever restart one. Relists after watch failures happen inside kube's `watcher` and emit
+//! tombstones for what vanished meanwhile.
 
 use std::pin::pin;
 use std::sync::Arc;
@@ -58,9 +58,6 @@ pub struct Informer<K: InformerType> {
     /// Wakes the run loop when a handler's resync deadline may have moved earlier.
     resync_rescheduled: Notify,
     lifecycle: Mutex<Lifecycle>,
-    /// Held by the run loop for its whole life: a restart waits for the previous loop to finish,
-    /// so two loops never interleave their events.
-    run_permit: tokio::sync::Mutex<()>,
     /// `None` for a detached informer that is fed only through `process_event`/`run_stream`.
     source: Option<WatchSource<K>>,
     counters: Counters,
@@ -80,14 +77,14 @@ enum ListState<K> {
     Listing(Listing<K>),
 }
 
+/// Where an informer started by [`Informer::start`] is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Lifecycle {
+    NotStarted,
+    /// The loop task runs.
+    Running,
+    /// The loop ended (cancelled, or its stream ended); the cache keeps the last state.
     Stopped,
-    /// A loop task exists. `generation` tells a finishing task whether a newer start has
-    /// superseded it; a cancelled `cancel` means the loop is on its way out.
-    Running {
-        generation: u64,
-        cancel: CancellationToken,
-    },
 }
 
 /// Drops managedFields before an object reaches the cache or a handler: KCM's `trim` transform.
@@ -134,12 +131,11 @@ impl<K: InformerType> Informer<K> {
                 list: ListState::Watching,
                 next_handler_id: 0,
             }),
-            backlog: Arc::new(Backlog::default()),
+            backlog: Arc::new(Backlog::for_kind(&K::kind(&()))),
             synced: watch::channel(false).0,
             default_resync,
             resync_rescheduled: Notify::new(),
-            lifecycle: Mutex::new(Lifecycle::Stopped),
-            run_permit: tokio::sync::Mutex::new(()),
+            lifecycle: Mutex::new(Lifecycle::NotStarted),
             source,
             counters: Counters::default(),
         }
@@ -162,7 +158,7 @@ impl<K: InformerType> Informer<K> {
     }
 
     /// True once the first complete list has been cached and dispatched. Stays true across
-    /// relists and restarts, like client-go's `HasSynced`.
+    /// relists, like client-go's `HasSynced`.
     pub fn has_synced(&self) -> bool {
         *self.synced.borrow()
     }
@@ -231,41 +227,32 @@ impl<K: InformerType> Informer<K> {
         self.backlog.wait_drained().await;
     }
 
-    /// True while a loop started by [`start`](Self::start) exists (including one whose token
-    /// was cancelled but that has not exited yet).
+    /// True while the loop started by [`start`](Self::start) runs.
     pub fn is_running(&self) -> bool {
-        matches!(*self.lifecycle.lock(), Lifecycle::Running { .. })
+        *self.lifecycle.lock() == Lifecycle::Running
     }
 
-    /// Spawns the run loop on a fresh watch stream, unless a loop is running with a token that
-    /// is not cancelled. The loop stops when `cancel` fires (or the stream ends). Starting
-    /// again right after a cancel is fine: the new loop waits for the old one to exit.
-    /// Returns whether a loop was started. A detached informer never starts.
+    /// Spawns the run loop on the informer's watch, once: later calls (and calls on a detached
+    /// informer) do nothing. The loop stops when `cancel` fires or the stream ends. Returns
+    /// whether a loop was started.
     pub fn start(self: &Arc<Self>, cancel: CancellationToken) -> bool {
         let Some(source) = &self.source else {
             tracing::warn!(kind = %self.kind, "detached informer has no watch to start");
             return false;
         };
-        let generation = {
+        {
             let mut lifecycle = self.lifecycle.lock();
-            if let Lifecycle::Running { cancel, .. } = &*lifecycle
-                && !cancel.is_cancelled()
-            {
+            if *lifecycle != Lifecycle::NotStarted {
                 return false;
             }
-            let generation = self.counters.started();
-            *lifecycle = Lifecycle::Running {
-                generation,
-                cancel: cancel.clone(),
-            };
-            generation
-        };
+            *lifecycle = Lifecycle::Running;
+        }
+        self.counters.started();
         let stream = source();
         let informer = Arc::clone(self);
         tokio::spawn(async move {
             let _stopped = MarkStoppedOnDrop {
                 lifecycle: &informer.lifecycle,
-                generation,
             };
             informer.run_stream(stream, &cancel).await;
         });
@@ -274,18 +261,11 @@ impl<K: InformerType> Informer<K> {
 
     /// The run loop: consumes `stream` until it ends or `cancel` fires, processing each event
     /// and running handler resyncs when due. `start` calls this with the informer's own watch;
-    /// tests call it directly with a scripted stream. Concurrent calls run one after another.
+    /// tests call it directly with a scripted stream (one stream at a time).
     pub async fn run_stream<S>(&self, stream: S, cancel: &CancellationToken)
     where
         S: Stream<Item = Result<Event<K>, watcher::Error>>,
     {
-        let _permit = tokio::select! {
-            biased;
-            () = cancel.cancelled() => return,
-            permit = self.run_permit.lock() => permit,
-        };
-        // A previous loop cancelled mid-list leaves a partial buffer; the new watch lists afresh.
-        self.dispatch.lock().list = ListState::Watching;
         let mut stream = pin!(stream);
         let mut consecutive_errors: u32 = 0;
         tracing::debug!(kind = %self.kind, "informer watch started");
@@ -415,20 +395,14 @@ impl<K: InformerType> Informer<K> {
     }
 }
 
-/// Marks the informer stopped when its loop task ends (even by panic), unless a newer start
-/// has already taken over.
+/// Marks the informer stopped when its loop task ends, even by panic.
 struct MarkStoppedOnDrop<'a> {
     lifecycle: &'a Mutex<Lifecycle>,
-    generation: u64,
 }
 
 impl Drop for MarkStoppedOnDrop<'_> {
     fn drop(&mut self) {
-        let mut lifecycle = self.lifecycle.lock();
-        if matches!(*lifecycle, Lifecycle::Running { generation, .. } if generation == self.generation)
-        {
-            *lifecycle = Lifecycle::Stopped;
-        }
+        *self.lifecycle.lock() = Lifecycle::Stopped;
     }
 }
 

@@ -16,6 +16,7 @@ use std::{
     time::Duration,
 };
 
+use prometheus::IntGauge;
 use tokio::{sync::mpsc, time::Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -92,6 +93,7 @@ pub(super) async fn waiting_loop<T>(
     queue: Weak<WorkQueue<T>>,
     mut requests: mpsc::UnboundedReceiver<(T, Instant)>,
     stop: CancellationToken,
+    delayed_items: Option<IntGauge>,
 ) where
     T: Eq + Hash + Clone + std::fmt::Debug + Send + Sync + 'static,
 {
@@ -109,6 +111,9 @@ pub(super) async fn waiting_loop<T>(
             () = sleep_until_or_forever(next) => {}
         }
         let due = waiting.pop_due(Instant::now());
+        if let Some(gauge) = &delayed_items {
+            gauge.set(i64::try_from(waiting.len()).unwrap_or(i64::MAX));
+        }
         if due.is_empty() {
             continue;
         }
@@ -116,6 +121,9 @@ pub(super) async fn waiting_loop<T>(
         for item in due {
             queue.add(item);
         }
+    }
+    if let Some(gauge) = &delayed_items {
+        gauge.set(0);
     }
     tracing::trace!(discarded = waiting.len(), "work queue waiting loop stopped");
 }

@@ -116,6 +116,25 @@ static FAMILY: LazyLock<Family> = LazyLock::new(|| {
     family
 });
 
+/// Keys waiting in a queue's delayed half (`add_after`, rate-limited retries), by queue name.
+/// Not a client-go metric: it shows a backlog of retries that `workqueue_depth` does not.
+static DELAYED_ITEMS: LazyLock<Option<IntGaugeVec>> = LazyLock::new(|| {
+    prometheus::register_int_gauge_vec!(
+        "kcm_workqueue_delayed_items",
+        "Keys waiting for their delay (add_after, rate-limited retries) before entering the work queue.",
+        &["name"]
+    )
+    .inspect_err(|error| tracing::error!(%error, "cannot register kcm_workqueue_delayed_items"))
+    .ok()
+});
+
+/// The delayed-items gauge of the queue `name`.
+pub(super) fn delayed_items(name: &str) -> Option<IntGauge> {
+    DELAYED_ITEMS
+        .as_ref()
+        .map(|family| family.with_label_values(&[name]))
+}
+
 /// The children of the family for one queue name.
 struct Handles {
     depth: IntGauge,

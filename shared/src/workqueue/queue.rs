@@ -108,6 +108,7 @@ where
             None => QueueMetrics::disabled(),
         };
         let metrics_enabled = metrics.is_enabled();
+        let delayed_items = self.name.as_deref().and_then(super::metrics::delayed_items);
         let (delayed, requests) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let queue = Arc::new(WorkQueue {
@@ -127,7 +128,12 @@ where
             delayed,
             stop: stop.clone(),
         });
-        tokio::spawn(waiting_loop(Arc::downgrade(&queue), requests, stop.clone()));
+        tokio::spawn(waiting_loop(
+            Arc::downgrade(&queue),
+            requests,
+            stop.clone(),
+            delayed_items,
+        ));
         if metrics_enabled {
             tokio::spawn(unfinished_work_loop(Arc::downgrade(&queue), stop));
         }
