@@ -7,6 +7,7 @@
 //!   `--use-service-account-credentials` each controller acts as its own ServiceAccount and the
 //!   bootstrap roles `system:controller:<name>` let it.
 
+use anyhow::Context;
 use std::time::Duration;
 
 use k8s_openapi::api::{
@@ -220,8 +221,9 @@ async fn kubeadm_identity_runs_controllers_as_their_service_accounts() -> anyhow
     let events: Api<Event> = ns.api();
 
     // Without the flag the manager's own identity is used, and the bootstrap role of
-    // system:kube-controller-manager does not allow creating pods.
-    let refused = KcmRs::start_synced(env, &[&kubeadm_identity, controllers]).await?;
+    // system:kube-controller-manager does not allow creating pods. At the default verbosity
+    // the failing sync must be visible in the log, not only as an event.
+    let mut refused = KcmRs::start_synced(env, &[&kubeadm_identity, controllers, "--v=0"]).await?;
     let forbidden = format!(
         "User \"{}\" cannot create resource \"pods\"",
         Identity::KubeControllerManager.user()
@@ -251,6 +253,28 @@ async fn kubeadm_identity_runs_controllers_as_their_service_accounts() -> anyhow
         panic!("{e}\nkcm-rs log:\n{}", refused.process().log_tail(40));
     }
     assert_eq!(pods.list(&ListParams::default()).await?.items.len(), 0);
+    refused
+        .process_mut()
+        .wait_for_log("error syncing; requeuing", Duration::from_secs(30))
+        .await
+        .with_context(|| {
+            format!(
+                "no failing sync at -v 0:\n{}",
+                refused.process().log_tail(40)
+            )
+        })?;
+    let log = refused.process().log_tail(200);
+    let line = log
+        .lines()
+        .find(|l| l.contains("error syncing; requeuing") && l.contains(&forbidden))
+        .unwrap_or_else(|| panic!("the failing sync names the refusal:\n{log}"));
+    assert!(line.starts_with('W'), "logged as a warning: {line}");
+    assert!(
+        line.contains("controller=\"replicaset-controller\"")
+            || line.contains("controller=\"replicationcontroller-controller\""),
+        "{line}"
+    );
+    eprintln!("failing sync at -v 0: {line}");
     drop(refused);
 
     // With it, each controller mints a token for kube-system/<its client name>.

@@ -152,7 +152,12 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
         let generation = owner.meta().generation.unwrap_or(0);
         if needs_update(&current, &status, generation) {
             status.observed_generation = generation;
-            self.write_status(&owner, &status).await?;
+            if let Err(status_error) = self.write_status(&owner, &status).await {
+                // Report both: the status failure must not hide why managing replicas failed.
+                let errors = manage_error.into_iter().chain([status_error]).collect();
+                return Err(SyncError::aggregate(errors)
+                    .unwrap_or(SyncError::Retry("status update failed".into())));
+            }
         }
         if let Some(error) = manage_error {
             return Err(error);

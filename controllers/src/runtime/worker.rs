@@ -151,7 +151,6 @@ where
         if error.is_conflict() && !give_up {
             tracing::debug!(controller, key = %key, %error, requeues, "conflict; retrying");
         } else if let Some(suppressed) = self.failures.should_log(&key.to_string()) {
-            let source = std::error::Error::source(error).map(ToString::to_string);
             if permanent {
                 tracing::warn!(controller, key = %key, %error, "dropping key: retrying cannot help");
             } else if give_up {
@@ -161,7 +160,6 @@ where
                     controller,
                     key = %key,
                     %error,
-                    cause = source.as_deref().unwrap_or(""),
                     requeues,
                     suppressed,
                     "error syncing; requeuing"
