@@ -184,5 +184,4 @@ impl<K: ReplicaKind> EventHandlers<K> {
 }
 
 #[cfg(test)]
-#[path = "handlers_tests.rs"]
 mod tests;

@@ -79,8 +79,83 @@ pub trait ReplicaKind: InformerType + Resource<Scope = NamespaceResourceScope> +
     fn with_replica_status(&self, status: &ReplicaStatus) -> Self;
 }
 
-fn count(n: i32) -> Option<i32> {
-    Some(n)
+/// The accessors that read alike for both kinds: their spec and status types have the same
+/// field names and types (upstream converts one into the other field by field,
+/// `conversion.go`). `terminating` reads and writes `status.terminatingReplicas`, which only
+/// ReplicaSets have.
+macro_rules! same_shape_accessors {
+    ($status:ident, $condition:ident, read_terminating: $read:expr, write_terminating: $write:expr) => {
+        fn desired_replicas(&self) -> i32 {
+            self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
+        }
+
+        fn min_ready_seconds(&self) -> i32 {
+            self.spec
+                .as_ref()
+                .and_then(|s| s.min_ready_seconds)
+                .unwrap_or(0)
+        }
+
+        fn pod_template(&self) -> Option<&PodTemplateSpec> {
+            self.spec.as_ref()?.template.as_ref()
+        }
+
+        fn replica_status(&self) -> ReplicaStatus {
+            let Some(status) = &self.status else {
+                return ReplicaStatus::default();
+            };
+            let read: fn(&$status) -> Option<i32> = $read;
+            ReplicaStatus {
+                replicas: status.replicas,
+                fully_labeled_replicas: status.fully_labeled_replicas.unwrap_or(0),
+                ready_replicas: status.ready_replicas.unwrap_or(0),
+                available_replicas: status.available_replicas.unwrap_or(0),
+                terminating_replicas: read(status),
+                observed_generation: status.observed_generation.unwrap_or(0),
+                conditions: status
+                    .conditions
+                    .iter()
+                    .flatten()
+                    .map(|c| ReplicaCondition {
+                        type_: c.type_.clone(),
+                        status: c.status.clone(),
+                        reason: c.reason.clone(),
+                        message: c.message.clone(),
+                        last_transition_time: c.last_transition_time.clone(),
+                    })
+                    .collect(),
+            }
+        }
+
+        fn with_replica_status(&self, status: &ReplicaStatus) -> Self {
+            let mut copy = self.clone();
+            let mut written = $status {
+                replicas: status.replicas,
+                fully_labeled_replicas: Some(status.fully_labeled_replicas),
+                ready_replicas: Some(status.ready_replicas),
+                available_replicas: Some(status.available_replicas),
+                observed_generation: Some(status.observed_generation),
+                conditions: (!status.conditions.is_empty()).then(|| {
+                    status
+                        .conditions
+                        .iter()
+                        .map(|c| $condition {
+                            type_: c.type_.clone(),
+                            status: c.status.clone(),
+                            reason: c.reason.clone(),
+                            message: c.message.clone(),
+                            last_transition_time: c.last_transition_time.clone(),
+                        })
+                        .collect()
+                }),
+                ..Default::default()
+            };
+            let write: fn(&mut $status, Option<i32>) = $write;
+            write(&mut written, status.terminating_replicas);
+            copy.status = Some(written);
+            copy
+        }
+    };
 }
 
 impl ReplicaKind for ReplicaSet {
@@ -92,72 +167,12 @@ impl ReplicaKind for ReplicaSet {
         ObjectSelector::from_label_selector(self.spec.as_ref().map(|spec| &spec.selector))
     }
 
-    fn desired_replicas(&self) -> i32 {
-        self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
-    }
-
-    fn min_ready_seconds(&self) -> i32 {
-        self.spec
-            .as_ref()
-            .and_then(|s| s.min_ready_seconds)
-            .unwrap_or(0)
-    }
-
-    fn pod_template(&self) -> Option<&PodTemplateSpec> {
-        self.spec.as_ref()?.template.as_ref()
-    }
-
-    fn replica_status(&self) -> ReplicaStatus {
-        let Some(status) = &self.status else {
-            return ReplicaStatus::default();
-        };
-        ReplicaStatus {
-            replicas: status.replicas,
-            fully_labeled_replicas: status.fully_labeled_replicas.unwrap_or(0),
-            ready_replicas: status.ready_replicas.unwrap_or(0),
-            available_replicas: status.available_replicas.unwrap_or(0),
-            terminating_replicas: status.terminating_replicas,
-            observed_generation: status.observed_generation.unwrap_or(0),
-            conditions: status
-                .conditions
-                .iter()
-                .flatten()
-                .map(|c| ReplicaCondition {
-                    type_: c.type_.clone(),
-                    status: c.status.clone(),
-                    reason: c.reason.clone(),
-                    message: c.message.clone(),
-                    last_transition_time: c.last_transition_time.clone(),
-                })
-                .collect(),
-        }
-    }
-
-    fn with_replica_status(&self, status: &ReplicaStatus) -> Self {
-        let mut rs = self.clone();
-        rs.status = Some(ReplicaSetStatus {
-            replicas: status.replicas,
-            fully_labeled_replicas: count(status.fully_labeled_replicas),
-            ready_replicas: count(status.ready_replicas),
-            available_replicas: count(status.available_replicas),
-            terminating_replicas: status.terminating_replicas,
-            observed_generation: Some(status.observed_generation),
-            conditions: (!status.conditions.is_empty()).then(|| {
-                status
-                    .conditions
-                    .iter()
-                    .map(|c| ReplicaSetCondition {
-                        type_: c.type_.clone(),
-                        status: c.status.clone(),
-                        reason: c.reason.clone(),
-                        message: c.message.clone(),
-                        last_transition_time: c.last_transition_time.clone(),
-                    })
-                    .collect()
-            }),
-        });
-        rs
-    }
+    same_shape_accessors!(
+        ReplicaSetStatus,
+        ReplicaSetCondition,
+        read_terminating: |status| status.terminating_replicas,
+        write_terminating: |status, count| status.terminating_replicas = count
+    );
 }
 
 impl ReplicaKind for ReplicationController {
@@ -173,181 +188,13 @@ impl ReplicaKind for ReplicationController {
         ))
     }
 
-    fn desired_replicas(&self) -> i32 {
-        self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
-    }
-
-    fn min_ready_seconds(&self) -> i32 {
-        self.spec
-            .as_ref()
-            .and_then(|s| s.min_ready_seconds)
-            .unwrap_or(0)
-    }
-
-    fn pod_template(&self) -> Option<&PodTemplateSpec> {
-        self.spec.as_ref()?.template.as_ref()
-    }
-
-    fn replica_status(&self) -> ReplicaStatus {
-        let Some(status) = &self.status else {
-            return ReplicaStatus::default();
-        };
-        ReplicaStatus {
-            replicas: status.replicas,
-            fully_labeled_replicas: status.fully_labeled_replicas.unwrap_or(0),
-            ready_replicas: status.ready_replicas.unwrap_or(0),
-            available_replicas: status.available_replicas.unwrap_or(0),
-            terminating_replicas: None,
-            observed_generation: status.observed_generation.unwrap_or(0),
-            conditions: status
-                .conditions
-                .iter()
-                .flatten()
-                .map(|c| ReplicaCondition {
-                    type_: c.type_.clone(),
-                    status: c.status.clone(),
-                    reason: c.reason.clone(),
-                    message: c.message.clone(),
-                    last_transition_time: c.last_transition_time.clone(),
-                })
-                .collect(),
-        }
-    }
-
-    fn with_replica_status(&self, status: &ReplicaStatus) -> Self {
-        let mut rc = self.clone();
-        rc.status = Some(ReplicationControllerStatus {
-            replicas: status.replicas,
-            fully_labeled_replicas: count(status.fully_labeled_replicas),
-            ready_replicas: count(status.ready_replicas),
-            available_replicas: count(status.available_replicas),
-            observed_generation: Some(status.observed_generation),
-            conditions: (!status.conditions.is_empty()).then(|| {
-                status
-                    .conditions
-                    .iter()
-                    .map(|c| ReplicationControllerCondition {
-                        type_: c.type_.clone(),
-                        status: c.status.clone(),
-                        reason: c.reason.clone(),
-                        message: c.message.clone(),
-                        last_transition_time: c.last_transition_time.clone(),
-                    })
-                    .collect()
-            }),
-        });
-        rc
-    }
+    same_shape_accessors!(
+        ReplicationControllerStatus,
+        ReplicationControllerCondition,
+        read_terminating: |_| None,
+        write_terminating: |_, _| {}
+    );
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use k8s_openapi::{
-        api::{apps::v1::ReplicaSetSpec, core::v1::ReplicationControllerSpec},
-        apimachinery::pkg::apis::meta::v1::LabelSelector,
-    };
-    use std::collections::BTreeMap;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn rs_with_selector(selector: LabelSelector) -> ReplicaSet {
-        ReplicaSet {
-            spec: Some(ReplicaSetSpec {
-                selector,
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn replicaset_selector_comes_from_the_spec_and_a_missing_spec_selects_nothing() {
-        let rs = rs_with_selector(LabelSelector {
-            match_labels: Some(labels(&[("app", "web")])),
-            match_expressions: None,
-        });
-        let selector = rs.pod_selector().unwrap();
-        assert!(selector.matches(Some(&labels(&[("app", "web"), ("tier", "a")]))));
-        assert!(!selector.matches(Some(&labels(&[("app", "db")]))));
-        let nothing = ReplicaSet::default().pod_selector().unwrap();
-        assert_eq!(nothing, ObjectSelector::Nothing);
-    }
-
-    #[test]
-    fn rc_selector_is_a_label_map_and_a_missing_one_matches_nothing() {
-        let mut rc = ReplicationController {
-            spec: Some(ReplicationControllerSpec {
-                selector: Some(labels(&[("name", "test")])),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let selector = rc.pod_selector().unwrap();
-        assert!(selector.matches(Some(&labels(&[("name", "test"), ("x", "y")]))));
-        assert!(selector.matches_orphan(Some(&labels(&[("name", "test")]))));
-        assert!(!selector.matches(Some(&labels(&[("name", "other")]))));
-        rc.spec.as_mut().unwrap().selector = None;
-        assert_eq!(rc.pod_selector().unwrap(), ObjectSelector::Nothing);
-    }
-
-    #[test]
-    fn defaults_follow_the_apiserver() {
-        assert_eq!(ReplicaSet::default().desired_replicas(), 1);
-        assert_eq!(ReplicationController::default().desired_replicas(), 1);
-        assert_eq!(ReplicaSet::default().min_ready_seconds(), 0);
-        assert_eq!(
-            ReplicaSet::default().replica_status(),
-            ReplicaStatus::default()
-        );
-    }
-
-    #[test]
-    fn status_round_trips_and_rc_never_reports_terminating() {
-        let status = ReplicaStatus {
-            replicas: 3,
-            fully_labeled_replicas: 2,
-            ready_replicas: 1,
-            available_replicas: 1,
-            terminating_replicas: Some(4),
-            observed_generation: 7,
-            conditions: vec![ReplicaCondition {
-                type_: "ReplicaFailure".into(),
-                status: "True".into(),
-                reason: Some("FailedCreate".into()),
-                message: Some("quota".into()),
-                last_transition_time: None,
-            }],
-        };
-        let rs = ReplicaSet::default().with_replica_status(&status);
-        assert_eq!(rs.replica_status(), status);
-        let rc = ReplicationController::default().with_replica_status(&status);
-        let back = rc.replica_status();
-        assert_eq!(back.terminating_replicas, None);
-        assert_eq!(
-            ReplicaStatus {
-                terminating_replicas: Some(4),
-                ..back
-            },
-            status
-        );
-        // Without conditions the field is left out, as Go's omitempty does.
-        let bare = ReplicaSet::default().with_replica_status(&ReplicaStatus::default());
-        assert!(bare.status.unwrap().conditions.is_none());
-    }
-
-    #[test]
-    fn kinds_carry_upstream_identities() {
-        assert_eq!(ReplicaSet::names().queue, "replicaset");
-        assert_eq!(ReplicationController::names().queue, "replicationmanager");
-        assert_eq!(
-            ReplicationController::names().event_component,
-            Some("replication-controller")
-        );
-    }
-}
+mod tests;

@@ -317,5 +317,4 @@ pub fn deletion_age_ratios(active: &[Arc<Pod>], chosen: &[Arc<Pod>], now: Timest
 }
 
 #[cfg(test)]
-#[path = "ranking_tests.rs"]
 mod tests;

@@ -133,5 +133,4 @@ pub fn next_availability_check(
 }
 
 #[cfg(test)]
-#[path = "status_tests.rs"]
 mod tests;

@@ -367,5 +367,4 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
 }
 
 #[cfg(test)]
-#[path = "sync_tests.rs"]
 mod tests;

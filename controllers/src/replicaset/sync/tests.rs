@@ -297,5 +297,4 @@ impl<K: ReplicaKind> Fixture<K> {
     }
 }
 
-#[path = "sync_tests_scenarios.rs"]
 mod scenarios;
