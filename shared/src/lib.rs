@@ -8,13 +8,16 @@
 //! kube-rs supplies transport, list/watch with relist and backoff, discovery and selectors; the
 //! modules here add the client-go semantics that kube-rs lacks (see the README's design notes).
 
+pub mod cached_pod;
 pub mod client;
 pub mod events;
 pub mod expectations;
 pub mod health;
 pub mod informer;
+pub mod intern;
 pub mod jitter;
 pub mod k8s;
 pub mod leader_election;
+pub mod meta;
 pub mod metrics;
 pub mod workqueue;

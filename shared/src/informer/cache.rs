@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use kube::Resource;
+use crate::meta::ObjectMetaRead;
 
 use super::delta::Delta;
 use super::index::IndexFn;
@@ -41,9 +41,9 @@ impl<K> Default for Listing<K> {
     }
 }
 
-impl<K: Resource> Listing<K> {
+impl<K: ObjectMetaRead> Listing<K> {
     pub(crate) fn push(&mut self, obj: Arc<K>) {
-        let key = ObjectKey::from_object(obj.as_ref());
+        let key = obj.cache_key();
         // A key listed twice keeps its first position and its last state.
         if self.items.insert(key.clone(), obj).is_none() {
             self.order.push(key);
@@ -51,7 +51,7 @@ impl<K: Resource> Listing<K> {
     }
 }
 
-impl<K: Resource> Cache<K> {
+impl<K: ObjectMetaRead> Cache<K> {
     pub(crate) fn new(indexers: Vec<(&'static str, IndexFn<K>)>) -> Self {
         let indices = indexers
             .iter()
@@ -104,7 +104,7 @@ impl<K: Resource> Cache<K> {
 
     /// Inserts or replaces an object; returns the previous state.
     pub(crate) fn upsert(&mut self, obj: Arc<K>) -> Option<Arc<K>> {
-        let key = ObjectKey::from_object(obj.as_ref());
+        let key = obj.cache_key();
         let old = self.items.insert(key.clone(), Arc::clone(&obj));
         if let Some(old) = &old {
             self.unindex(&key, old);

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use kube::Resource;
+use crate::meta::ObjectMetaRead;
 
 use super::key::ObjectKey;
 
@@ -52,7 +52,7 @@ impl<K> Clone for Delta<K> {
     }
 }
 
-impl<K: Resource> Delta<K> {
+impl<K: ObjectMetaRead> Delta<K> {
     /// The object's current state: the new object of an update, the last state of a delete.
     pub fn object(&self) -> &Arc<K> {
         match self {
@@ -63,7 +63,7 @@ impl<K: Resource> Delta<K> {
 
     /// The work-queue key of the object this delta is about.
     pub fn key(&self) -> ObjectKey {
-        ObjectKey::from_object(self.object().as_ref())
+        self.object().cache_key()
     }
 
     /// True for an update whose old and new objects carry the same resourceVersion: a resync
@@ -72,8 +72,8 @@ impl<K: Resource> Delta<K> {
     pub fn is_same_resource_version(&self) -> bool {
         match self {
             Self::Updated { old, new } => {
-                old.meta().resource_version.is_some()
-                    && old.meta().resource_version == new.meta().resource_version
+                old.meta_resource_version().is_some()
+                    && old.meta_resource_version() == new.meta_resource_version()
             }
             Self::Added { .. } | Self::Deleted { .. } => false,
         }

@@ -6,7 +6,7 @@
 //! compile error rather than an empty result.
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::Resource;
+use crate::meta::ObjectMetaRead;
 
 /// Objects by `metadata.namespace` (client-go `cache.NamespaceIndex`).
 pub const INDEX_NAMESPACE: &str = "namespace";
@@ -20,13 +20,8 @@ pub type IndexFn<K> = fn(&K) -> Vec<String>;
 
 /// `metadata.namespace`, or no value for cluster-scoped objects.
 /// Mirrors client-go `MetaNamespaceIndexFunc` (which would index those under "").
-pub fn namespace_index<K: Resource>(obj: &K) -> Vec<String> {
-    obj.meta()
-        .namespace
-        .iter()
-        .filter(|ns| !ns.is_empty())
-        .cloned()
-        .collect()
+pub fn namespace_index<K: ObjectMetaRead>(obj: &K) -> Vec<String> {
+    obj.meta_namespace().map(str::to_owned).into_iter().collect()
 }
 
 /// The [`INDEX_CONTROLLER_UID`] value under which a namespace's orphans (objects with no
@@ -38,21 +33,10 @@ pub fn orphan_index_key(namespace: &str) -> String {
 
 /// The UID of the controlling ownerReference (`metav1.GetControllerOf`: only the reference
 /// with `controller: true` counts), or the namespace's [`orphan_index_key`] when there is none.
-pub fn controller_uid_index<K: Resource>(obj: &K) -> Vec<String> {
-    let meta = obj.meta();
-    match meta
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|owner| owner.controller == Some(true))
-    {
-        Some(owner) => vec![owner.uid.clone()],
-        None => meta
-            .namespace
-            .iter()
-            .filter(|ns| !ns.is_empty())
-            .map(|ns| orphan_index_key(ns))
-            .collect(),
+pub fn controller_uid_index<K: ObjectMetaRead>(obj: &K) -> Vec<String> {
+    match obj.meta_controller() {
+        Some(owner) => vec![owner.uid.to_owned()],
+        None => obj.meta_namespace().map(orphan_index_key).into_iter().collect(),
     }
 }
 

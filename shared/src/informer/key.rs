@@ -3,9 +3,14 @@
 //! Controllers put these keys, as strings, into their work queues and look the object up again
 //! in a lister when a worker picks the key up. The string form is exactly client-go's
 //! `MetaNamespaceKeyFunc`, so log lines and queue contents read the same as upstream.
+//!
+//! The parts are shared strings: the cache, each index and the queues hold clones of one key,
+//! and a clone costs two reference-count increments, not two allocations. Namespaces come from
+//! the process-wide [`crate::intern`] table, so every key of a namespace shares one string.
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use kube::Resource;
 
@@ -13,8 +18,8 @@ use kube::Resource;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectKey {
     /// `None` for cluster-scoped objects.
-    pub namespace: Option<String>,
-    pub name: String,
+    namespace: Option<Arc<str>>,
+    name: Arc<str>,
 }
 
 /// A key string that is not `name` or `namespace/name`.
@@ -25,9 +30,26 @@ pub struct InvalidKey(pub String);
 impl ObjectKey {
     pub fn new(namespace: Option<&str>, name: &str) -> Self {
         Self {
-            namespace: namespace.filter(|ns| !ns.is_empty()).map(str::to_owned),
-            name: name.to_owned(),
+            namespace: namespace.filter(|ns| !ns.is_empty()).map(crate::intern::intern),
+            name: name.into(),
         }
+    }
+
+    /// A key from parts that are already shared strings (no copy).
+    pub fn from_shared(namespace: Option<Arc<str>>, name: Arc<str>) -> Self {
+        Self {
+            namespace: namespace.filter(|ns| !ns.is_empty()),
+            name,
+        }
+    }
+
+    /// The namespace, `None` for cluster-scoped objects.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn namespaced(namespace: &str, name: &str) -> Self {

@@ -10,8 +10,9 @@ use std::fmt::Debug;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, ReplicationController, Service};
-use kube::Resource;
 use serde::de::DeserializeOwned;
+
+use crate::meta::ObjectMetaRead;
 
 use super::index::{
     INDEX_CONTROLLER_UID, INDEX_NAMESPACE, INDEX_NODE_NAME, IndexFn, controller_uid_index,
@@ -20,14 +21,39 @@ use super::index::{
 
 /// A resource type the shared informer factory can watch and cache.
 pub trait InformerType:
-    Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+    ObjectMetaRead + Clone + DeserializeOwned + Debug + Send + Sync + 'static
 {
     /// Secondary indexes of this type's cache: `(name, function)`. The default is the namespace
     /// index, as client-go's generated informers register it.
     fn indexers() -> Vec<(&'static str, IndexFn<Self>)> {
         vec![(INDEX_NAMESPACE, namespace_index::<Self>)]
     }
+
+    /// Drops what no controller reads before the object is cached (KCM's `trim` transform,
+    /// which removes managedFields). Compact forms drop their deserialisation-only metadata.
+    fn shrink(&mut self) {
+        self.meta_mut().managed_fields = None;
+    }
 }
+
+/// Full API objects read their metadata from `ObjectMeta`.
+macro_rules! reads_object_meta {
+    ($($kind:ty),* $(,)?) => {
+        $(impl ObjectMetaRead for $kind {})*
+    };
+}
+
+reads_object_meta!(
+    Pod,
+    ReplicaSet,
+    ReplicationController,
+    Deployment,
+    Service,
+    Endpoints,
+    Lease,
+    Node,
+    Namespace,
+);
 
 impl InformerType for Pod {
     fn indexers() -> Vec<(&'static str, IndexFn<Self>)> {

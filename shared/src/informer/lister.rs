@@ -6,8 +6,7 @@
 
 use std::sync::Arc;
 
-use kube::Resource;
-use kube::core::{Selector, SelectorExt};
+use crate::meta::ObjectMetaRead;
 use parking_lot::RwLock;
 
 use super::cache::Cache;
@@ -26,7 +25,7 @@ impl<K> Clone for Lister<K> {
     }
 }
 
-impl<K: Resource<DynamicType = ()>> Lister<K> {
+impl<K: ObjectMetaRead> Lister<K> {
     pub(crate) fn new(cache: Arc<RwLock<Cache<K>>>) -> Self {
         Self { cache }
     }
@@ -74,25 +73,10 @@ impl<K: Resource<DynamicType = ()>> Lister<K> {
             Some(keys) => keys.filter_map(|key| cache.get(key)).cloned().collect(),
             None => cache
                 .values()
-                .filter(|obj| obj.meta().namespace.as_deref() == Some(namespace))
+                .filter(|obj| obj.meta_namespace() == Some(namespace))
                 .cloned()
                 .collect(),
         }
-    }
-
-    /// Objects in `namespace` (or in all namespaces for `None`) whose labels match `selector`:
-    /// `Pods(ns).List(selector)`.
-    pub fn list_selected(&self, namespace: Option<&str>, selector: &Selector) -> Vec<Arc<K>> {
-        let candidates = match namespace {
-            Some(namespace) => self.list_namespace(namespace),
-            None => self.list(),
-        };
-        candidates
-            .into_iter()
-            .filter(|obj| {
-                selector.matches(obj.meta().labels.as_ref().unwrap_or(&Default::default()))
-            })
-            .collect()
     }
 
     /// Objects whose `index` function produced `value` (client-go `ByIndex`). An index the type

@@ -10,8 +10,8 @@
 //!   `K`; `start` launches every requested informer (call it after all controllers are built,
 //!   as KCM does); [`wait_for_named_cache_sync`] lets each controller wait for its own caches.
 //! * [`Informer`] (`shared_informer`): runs `watcher(Api::<K>::all(client), Config::default())
-//!   .default_backoff()`, strips managedFields from every object before caching (KCM's `trim`
-//!   transform), and maintains the cache. The run loop is generic over any stream of watcher
+//!   .default_backoff()`, shrinks every object before caching ([`InformerType::shrink`]: KCM's
+//!   `trim` transform, which drops managedFields), and maintains the cache. The run loop is generic over any stream of watcher
 //!   events, so tests script it with no cluster. It starts once, with the token that stops it.
 //! * Cache (`cache`): `HashMap<ObjectKey, Arc<K>>` plus secondary indices, both under one
 //!   `parking_lot::RwLock`. Indexes per type come from [`InformerType::indexers`]: namespace for
@@ -77,6 +77,6 @@ pub use key::{InvalidKey, ObjectKey};
 pub use kind::InformerType;
 pub use listener::{HandlerId, MIN_HANDLER_RESYNC};
 pub use lister::Lister;
-pub use shared_informer::{Informer, WatchStream, strip_managed_fields};
+pub use shared_informer::{Informer, WatchStream};
 pub use stats::InformerStats;
 pub use sync::{HasSynced, wait_for_named_cache_sync};

@@ -24,7 +24,7 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, watcher};
-use kube::{Api, Resource};
+use kube::Api;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -32,8 +32,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::cache::{Cache, Listing};
 use super::delta::{Delta, Handler};
-use super::key::ObjectKey;
 use super::kind::InformerType;
+
 use super::listener::{Backlog, HandlerId, Listener};
 use super::lister::Lister;
 use super::stats::{Counters, InformerStats};
@@ -87,11 +87,6 @@ enum Lifecycle {
     Stopped,
 }
 
-/// Drops managedFields before an object reaches the cache or a handler: KCM's `trim` transform.
-/// They are large and no controller reads them.
-pub fn strip_managed_fields<K: Resource>(obj: &mut K) {
-    obj.meta_mut().managed_fields = None;
-}
 
 impl<K: InformerType> Informer<K> {
     /// An informer that opens `source()` each time it is started.
@@ -196,7 +191,7 @@ impl<K: InformerType> Informer<K> {
             self.kind.clone(),
         );
         let mut snapshot: Vec<Arc<K>> = self.cache.read().values().cloned().collect();
-        snapshot.sort_by_cached_key(|obj| ObjectKey::from_object(obj.as_ref()));
+        snapshot.sort_by_cached_key(|obj| obj.cache_key());
         for obj in snapshot {
             let replay = Delta::Added {
                 obj,
@@ -296,7 +291,7 @@ impl<K: InformerType> Informer<K> {
     /// Applies one watch event to the cache and dispatches the resulting deltas. Public so that
     /// tests of consumers can script an informer without a stream.
     pub fn process_event(&self, event: Event<K>) {
-        let event = event.modify(strip_managed_fields);
+        let event = event.modify(K::shrink);
         self.counters.watch_event();
         let mut dispatch = self.dispatch.lock();
         let mut completes_first_list = false;
@@ -341,7 +336,7 @@ impl<K: InformerType> Informer<K> {
             }
             Event::Delete(obj) => {
                 // Like client-go, the delete is delivered even for a key that was not cached.
-                self.cache.write().remove(&ObjectKey::from_object(&obj));
+                self.cache.write().remove(&obj.cache_key());
                 vec![Delta::Deleted {
                     obj: Arc::new(obj),
                     final_state_unknown: false,
