@@ -9,11 +9,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::OwnerReference};
 use kcm_shared::{
+    cached_pod::CachedPod,
     expectations::UidTrackingExpectations,
     informer::{Delta, Lister, ObjectKey},
-    k8s::{controller_of, is_pod_ready},
+    meta::{ControllerRef, ObjectMetaRead},
     workqueue::WorkQueue,
 };
 
@@ -67,7 +67,7 @@ impl<K: ReplicaKind> EventHandlers<K> {
     }
 
     /// Pod deltas.
-    pub fn on_pod(&self, delta: &Delta<Pod>) {
+    pub fn on_pod(&self, delta: &Delta<CachedPod>) {
         match delta {
             Delta::Added { obj, .. } => self.pod_added(obj),
             Delta::Updated { old, new } => {
@@ -82,18 +82,18 @@ impl<K: ReplicaKind> EventHandlers<K> {
 
     /// `resolveControllerRef`: the owner a controller reference points to, if it is of our
     /// kind and still the same object (names can be reused; UIDs cannot).
-    fn resolve(&self, namespace: &str, reference: &OwnerReference) -> Option<Arc<K>> {
+    fn resolve(&self, namespace: &str, reference: ControllerRef<'_>) -> Option<Arc<K>> {
         resolve_controller_ref(&self.owners, namespace, reference)
     }
 
     /// `getPodReplicaSets`: owners in the pod's namespace whose non-empty selector matches it.
-    fn owners_selecting(&self, pod: &Pod) -> Vec<Arc<K>> {
+    fn owners_selecting(&self, pod: &CachedPod) -> Vec<Arc<K>> {
         let owners = owners_selecting(&self.owners, pod, |owner: &K| owner.pod_selector());
         if owners.len() > 1 {
             // The controller references keep this safe, but it is a user error worth a line.
             tracing::warn!(
                 kind = %K::kind(&()),
-                pod = %ObjectKey::from_object(pod),
+                pod = %pod.cache_key(),
                 count = owners.len(),
                 "more than one owner selects the pod's labels"
             );
@@ -101,18 +101,18 @@ impl<K: ReplicaKind> EventHandlers<K> {
         owners
     }
 
-    fn pod_namespace(pod: &Pod) -> &str {
-        pod.metadata.namespace.as_deref().unwrap_or_default()
+    fn pod_namespace(pod: &CachedPod) -> &str {
+        &pod.namespace
     }
 
-    fn pod_added(&self, pod: &Pod) {
-        if pod.metadata.deletion_timestamp.is_some() {
+    fn pod_added(&self, pod: &CachedPod) {
+        if pod.is_terminating() {
             // Seen for the first time while already being deleted (e.g. after a restart):
             // that is a deletion, never an observed creation.
             self.pod_deleted(pod);
             return;
         }
-        if let Some(reference) = controller_of(&pod.metadata) {
+        if let Some(reference) = pod.meta_controller() {
             if let Some(owner) = self.resolve(Self::pod_namespace(pod), reference) {
                 let key = ObjectKey::from_object(owner.as_ref());
                 self.expectations.creation_observed(&key);
@@ -125,9 +125,9 @@ impl<K: ReplicaKind> EventHandlers<K> {
         }
     }
 
-    fn pod_updated(&self, old: &Pod, cur: &Pod) {
-        let labels_changed = old.metadata.labels != cur.metadata.labels;
-        if cur.metadata.deletion_timestamp.is_some() {
+    fn pod_updated(&self, old: &CachedPod, cur: &CachedPod) {
+        let labels_changed = old.meta_labels() != cur.meta_labels();
+        if cur.is_terminating() {
             // Graceful deletion starts with the timestamp; the owner should replace the pod
             // now rather than when the kubelet finishes.
             self.pod_deleted(cur);
@@ -137,8 +137,8 @@ impl<K: ReplicaKind> EventHandlers<K> {
             return;
         }
         let namespace = Self::pod_namespace(cur);
-        let cur_ref = controller_of(&cur.metadata);
-        let old_ref = controller_of(&old.metadata);
+        let cur_ref = cur.meta_controller();
+        let old_ref = old.meta_controller();
         let ref_changed = cur_ref != old_ref;
         if ref_changed
             && let Some(old_ref) = old_ref
@@ -152,7 +152,7 @@ impl<K: ReplicaKind> EventHandlers<K> {
             };
             let key = ObjectKey::from_object(owner.as_ref());
             let min_ready_seconds = owner.min_ready_seconds();
-            if !is_pod_ready(old) && is_pod_ready(cur) && min_ready_seconds > 0 {
+            if !old.is_ready() && cur.is_ready() && min_ready_seconds > 0 {
                 // Check availability once minReadySeconds have passed; the extra second
                 // absorbs clock skew between us and whoever wrote the Ready time.
                 let delay = Duration::from_secs(u64::try_from(min_ready_seconds).unwrap_or(0))
@@ -169,16 +169,15 @@ impl<K: ReplicaKind> EventHandlers<K> {
         }
     }
 
-    fn pod_deleted(&self, pod: &Pod) {
-        let Some(reference) = controller_of(&pod.metadata) else {
+    fn pod_deleted(&self, pod: &CachedPod) {
+        let Some(reference) = pod.meta_controller() else {
             return;
         };
         let Some(owner) = self.resolve(Self::pod_namespace(pod), reference) else {
             return;
         };
         let key = ObjectKey::from_object(owner.as_ref());
-        self.expectations
-            .deletion_observed(&key, &ObjectKey::from_object(pod));
+        self.expectations.deletion_observed(&key, &pod.cache_key());
         self.queue.add(key);
     }
 }

@@ -26,8 +26,9 @@ pub mod sync;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::Pod, core::v1::ReplicationController};
+use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::ReplicationController};
 use kcm_shared::{
+    cached_pod::CachedPod,
     expectations::UidTrackingExpectations,
     informer::{Delta, HasSynced, Informer, ObjectKey},
     workqueue::WorkQueue,
@@ -52,7 +53,7 @@ pub struct ReplicaController<K: ReplicaKind> {
     workers: usize,
     queue: Arc<WorkQueue<ObjectKey>>,
     owner_informer: Arc<Informer<K>>,
-    pod_informer: Arc<Informer<Pod>>,
+    pod_informer: Arc<Informer<CachedPod>>,
     syncer: Arc<Syncer<K, KubeReplicaControl<K>>>,
 }
 
@@ -74,7 +75,7 @@ impl<K: ReplicaKind> ReplicaController<K> {
         let recorder = ctx.recorder(names.event_component.unwrap_or(names.canonical), &client);
         let queue = WorkQueue::new(names.queue);
         let owner_informer = ctx.factory.informer::<K>();
-        let pod_informer = ctx.factory.informer::<Pod>();
+        let pod_informer = ctx.factory.informer::<CachedPod>();
         let expectations = Arc::new(UidTrackingExpectations::new());
 
         let handlers = Arc::new(EventHandlers::new(
@@ -84,7 +85,7 @@ impl<K: ReplicaKind> ReplicaController<K> {
         ));
         let on_owner = Arc::clone(&handlers);
         owner_informer.add_handler(move |delta: &Delta<K>| on_owner.on_owner(delta));
-        pod_informer.add_handler(move |delta: &Delta<Pod>| handlers.on_pod(delta));
+        pod_informer.add_handler(move |delta: &Delta<CachedPod>| handlers.on_pod(delta));
 
         let syncer = Arc::new(Syncer {
             owners: owner_informer.lister(),

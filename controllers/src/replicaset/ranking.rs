@@ -20,8 +20,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Pod;
-use kcm_shared::k8s::{is_pod_active, is_pod_ready, pod_phase, pod_ready_condition};
+use kcm_shared::cached_pod::CachedPod;
 
 /// The annotation users set to steer scale-down (`core.PodDeletionCost`).
 pub const POD_DELETION_COST_ANNOTATION: &str = "controller.kubernetes.io/pod-deletion-cost";
@@ -44,13 +43,8 @@ impl Default for RankingGates {
 
 /// `GetDeletionCostFromPodAnnotations`: an int32 without sign or leading zeros; anything else
 /// (or no annotation) counts as 0.
-pub fn deletion_cost(pod: &Pod) -> i32 {
-    let Some(value) = pod
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(POD_DELETION_COST_ANNOTATION))
-    else {
+pub fn deletion_cost(pod: &CachedPod) -> i32 {
+    let Some(value) = pod.deletion_cost.as_deref() else {
         return 0;
     };
     let first_digit_ok = match value.as_bytes().first() {
@@ -66,68 +60,35 @@ pub fn deletion_cost(pod: &Pod) -> i32 {
 }
 
 /// `podPhaseToOrdinal`; phases outside the map (and no phase) count as 0.
-fn phase_ordinal(pod: &Pod) -> u8 {
-    match pod_phase(pod) {
+fn phase_ordinal(pod: &CachedPod) -> u8 {
+    match pod.phase() {
         "Unknown" => 1,
         "Running" => 2,
         _ => 0,
     }
 }
 
-fn node_name(pod: &Pod) -> &str {
-    pod.spec
-        .as_ref()
-        .and_then(|s| s.node_name.as_deref())
-        .unwrap_or("")
+fn node_name(pod: &CachedPod) -> &str {
+    pod.node_name()
 }
 
 /// When the pod became Ready, if it is Ready and says so (`podReadyTime`; `None` = zero time).
-fn ready_time(pod: &Pod) -> Option<Timestamp> {
-    pod_ready_condition(pod)
-        .filter(|c| c.status == "True")
-        .and_then(|c| c.last_transition_time.as_ref())
-        .map(|t| t.0)
+fn ready_time(pod: &CachedPod) -> Option<Timestamp> {
+    pod.ready_since()
 }
 
-fn creation_time(pod: &Pod) -> Option<Timestamp> {
-    pod.metadata.creation_timestamp.as_ref().map(|t| t.0)
+fn creation_time(pod: &CachedPod) -> Option<Timestamp> {
+    pod.creation_timestamp
 }
 
-fn uid(pod: &Pod) -> &str {
-    pod.metadata.uid.as_deref().unwrap_or("")
+fn uid(pod: &CachedPod) -> &str {
+    &pod.uid
 }
 
 /// `maxContainerRestarts`: the highest regular container restart count, and the highest
 /// restart count of restartable init containers (sidecars).
-fn max_restarts(pod: &Pod) -> (i32, i32) {
-    let Some(status) = &pod.status else {
-        return (0, 0);
-    };
-    let regular = status
-        .container_statuses
-        .iter()
-        .flatten()
-        .map(|c| c.restart_count)
-        .max()
-        .unwrap_or(0)
-        .max(0);
-    let sidecars: Vec<&str> = pod
-        .spec
-        .iter()
-        .flat_map(|s| s.init_containers.iter().flatten())
-        .filter(|c| c.restart_policy.as_deref() == Some("Always"))
-        .map(|c| c.name.as_str())
-        .collect();
-    let sidecar = status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .filter(|c| sidecars.contains(&c.name.as_str()))
-        .map(|c| c.restart_count)
-        .max()
-        .unwrap_or(0)
-        .max(0);
-    (regular, sidecar)
+fn max_restarts(pod: &CachedPod) -> (i32, i32) {
+    (pod.max_restarts, pod.max_sidecar_restarts)
 }
 
 /// `afterOrZero`: is `a` after `b`, with a zero time counting as after everything.
@@ -172,7 +133,7 @@ fn newer_first(
 /// A pod with its rank: how many active related pods share its node.
 #[derive(Clone, Debug)]
 pub struct RankedPod {
-    pub pod: Arc<Pod>,
+    pub pod: Arc<CachedPod>,
     pub rank: usize,
 }
 
@@ -192,7 +153,7 @@ pub fn delete_before(
     if oa != ob {
         return oa < ob;
     }
-    let (ra, rb) = (is_pod_ready(pa), is_pod_ready(pb));
+    let (ra, rb) = (pa.is_ready(), pb.is_ready());
     if ra != rb {
         return !ra;
     }
@@ -237,9 +198,9 @@ pub fn delete_before(
 
 /// `getPodsRankedByRelatedPodsOnSameNode`: each pod's rank is the number of active pods in
 /// `related` (usually all pods of every ReplicaSet of the same Deployment) on its node.
-pub fn rank_by_colocation(pods: &[Arc<Pod>], related: &[Arc<Pod>]) -> Vec<RankedPod> {
+pub fn rank_by_colocation(pods: &[Arc<CachedPod>], related: &[Arc<CachedPod>]) -> Vec<RankedPod> {
     let mut per_node: HashMap<&str, usize> = HashMap::new();
-    for pod in related.iter().filter(|p| is_pod_active(p)) {
+    for pod in related.iter().filter(|p| p.is_active()) {
         *per_node.entry(node_name(pod)).or_default() += 1;
     }
     pods.iter()
@@ -279,12 +240,12 @@ fn sort_by_before<T: Clone>(items: &mut Vec<T>, before: &impl Fn(&T, &T) -> bool
 /// `getPodsToDelete`: the `count` pods of `active` to delete. Sorting is skipped when all of
 /// them go.
 pub fn pods_to_delete(
-    active: &[Arc<Pod>],
-    related: &[Arc<Pod>],
+    active: &[Arc<CachedPod>],
+    related: &[Arc<CachedPod>],
     count: usize,
     now: Timestamp,
     gates: RankingGates,
-) -> Vec<Arc<Pod>> {
+) -> Vec<Arc<CachedPod>> {
     if count >= active.len() {
         return active.to_vec();
     }
@@ -295,10 +256,14 @@ pub fn pods_to_delete(
 
 /// `reportSortingDeletionAgeRatioMetric`: for each Ready pod chosen, its age divided by the
 /// age of the youngest Ready pod. Near 1 means scale-down removed young pods, as intended.
-pub fn deletion_age_ratios(active: &[Arc<Pod>], chosen: &[Arc<Pod>], now: Timestamp) -> Vec<f64> {
+pub fn deletion_age_ratios(
+    active: &[Arc<CachedPod>],
+    chosen: &[Arc<CachedPod>],
+    now: Timestamp,
+) -> Vec<f64> {
     let Some(youngest) = active
         .iter()
-        .filter(|p| is_pod_ready(p))
+        .filter(|p| p.is_ready())
         .filter_map(|p| creation_time(p))
         .max()
     else {
@@ -310,7 +275,7 @@ pub fn deletion_age_ratios(active: &[Arc<Pod>], chosen: &[Arc<Pod>], now: Timest
     }
     chosen
         .iter()
-        .filter(|p| is_pod_ready(p))
+        .filter(|p| p.is_ready())
         .filter_map(|p| creation_time(p))
         .map(|created| now.duration_since(created).as_millis() as f64 / youngest_age as f64)
         .collect()

@@ -9,8 +9,8 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::Time};
-use kcm_shared::k8s::{is_pod_available, is_pod_ready, pod_ready_condition};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kcm_shared::{cached_pod::CachedPod, meta::ObjectMetaRead};
 
 use super::kind::{ReplicaCondition, ReplicaStatus};
 
@@ -30,7 +30,7 @@ pub struct StatusInputs<'a> {
     pub min_ready_seconds: i32,
     pub template_labels: Option<&'a BTreeMap<String, String>>,
     /// Claimed active pods.
-    pub active: &'a [Arc<Pod>],
+    pub active: &'a [Arc<CachedPod>],
     /// Claimed terminating pods, `None` where the kind does not report them.
     pub terminating: Option<usize>,
     /// The error of managing replicas in this sync, as its message.
@@ -51,16 +51,16 @@ pub fn calculate_status(inputs: &StatusInputs<'_>) -> ReplicaStatus {
         .active
         .iter()
         .filter(|pod| {
-            let labels = pod.metadata.labels.as_ref().unwrap_or(&empty);
+            let labels = pod.meta_labels();
             template_labels
                 .iter()
-                .all(|(k, v)| labels.get(k) == Some(v))
+                .all(|(k, v)| labels.get(k) == Some(v.as_str()))
         })
         .count();
-    let ready: Vec<&Arc<Pod>> = inputs.active.iter().filter(|p| is_pod_ready(p)).collect();
+    let ready: Vec<&Arc<CachedPod>> = inputs.active.iter().filter(|p| p.is_ready()).collect();
     let available = ready
         .iter()
-        .filter(|p| is_pod_available(p, inputs.min_ready_seconds, inputs.now))
+        .filter(|p| p.is_available(inputs.min_ready_seconds, inputs.now))
         .count();
 
     let has_failure = status.conditions.iter().any(|c| c.type_ == REPLICA_FAILURE);
@@ -105,11 +105,15 @@ pub fn needs_update(current: &ReplicaStatus, new: &ReplicaStatus, generation: i6
 }
 
 /// `nextPodAvailabilityCheck`: how long until a Ready pod becomes available, if it is not yet.
-fn until_available(pod: &Pod, min_ready_seconds: i32, at: Timestamp) -> Option<SignedDuration> {
-    if min_ready_seconds <= 0 || !is_pod_ready(pod) {
+fn until_available(
+    pod: &CachedPod,
+    min_ready_seconds: i32,
+    at: Timestamp,
+) -> Option<SignedDuration> {
+    if min_ready_seconds <= 0 {
         return None;
     }
-    let since = pod_ready_condition(pod)?.last_transition_time.as_ref()?.0;
+    let since = pod.ready_since()?;
     let available_at = since + SignedDuration::from_secs(i64::from(min_ready_seconds));
     let remaining = available_at.duration_since(at);
     (remaining > SignedDuration::ZERO).then_some(remaining)
@@ -119,7 +123,7 @@ fn until_available(pod: &Pod, min_ready_seconds: i32, at: Timestamp) -> Option<S
 /// is counted. The pod is picked as of the status evaluation (`evaluated_at`) and the delay
 /// recomputed at `now`; if that moment has already passed, requeue at once.
 pub fn next_availability_check(
-    pods: &[Arc<Pod>],
+    pods: &[Arc<CachedPod>],
     min_ready_seconds: i32,
     evaluated_at: Timestamp,
     now: Timestamp,

@@ -12,12 +12,14 @@
 use std::{collections::HashSet, sync::Arc, sync::LazyLock, time::Duration};
 
 use futures::future::join_all;
-use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kcm_shared::{
+    cached_pod::CachedPod,
     events::EventType,
     expectations::UidTrackingExpectations,
     informer::{Lister, ObjectKey},
-    k8s::{controller_of, is_pod_active, is_pod_terminating, new_controller_ref},
+    k8s::new_controller_ref,
+    meta::ObjectMetaRead,
 };
 use kube::Resource;
 use prometheus::{Histogram, exponential_buckets, register_histogram};
@@ -64,7 +66,7 @@ pub const INVALID_SELECTOR: &str = "InvalidSelector";
 /// Syncs owners of kind `K`, acting through `C`.
 pub struct Syncer<K, C> {
     pub(crate) owners: Lister<K>,
-    pub(crate) pods: Lister<Pod>,
+    pub(crate) pods: Lister<CachedPod>,
     pub(crate) expectations: Arc<UidTrackingExpectations>,
     pub(crate) control: C,
     pub(crate) burst_replicas: usize,
@@ -112,16 +114,16 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
 
         let candidates =
             owned_and_selected_orphans(&self.pods, claimant.namespace, claimant.uid, &selector);
-        let active: Vec<Arc<Pod>> = candidates
+        let active: Vec<Arc<CachedPod>> = candidates
             .iter()
-            .filter(|p| is_pod_active(p))
+            .filter(|p| p.is_active())
             .cloned()
             .collect();
         let active = self.claim_pods(&owner, &claimant, active).await?;
         let terminating = K::REPORTS_TERMINATING.then(|| {
-            let terminating: Vec<Arc<Pod>> = candidates
+            let terminating: Vec<Arc<CachedPod>> = candidates
                 .iter()
-                .filter(|p| is_pod_terminating(p))
+                .filter(|p| p.is_terminating_not_terminal())
                 .cloned()
                 .collect();
             filter_claimed(&claimant, &terminating).len()
@@ -176,8 +178,8 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
         &self,
         owner: &K,
         claimant: &Claimant<'_>,
-        pods: Vec<Arc<Pod>>,
-    ) -> Result<Vec<Arc<Pod>>, SyncError> {
+        pods: Vec<Arc<CachedPod>>,
+    ) -> Result<Vec<Arc<CachedPod>>, SyncError> {
         let Some(reference) = self.controller_ref(owner) else {
             return Ok(Vec::new());
         };
@@ -210,7 +212,7 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
         &self,
         owner: &K,
         key: &ObjectKey,
-        active: &[Arc<Pod>],
+        active: &[Arc<CachedPod>],
     ) -> Result<(), SyncError> {
         match replica_diff(active.len(), owner.desired_replicas(), self.burst_replicas) {
             ReplicaDiff::InSync => Ok(()),
@@ -271,7 +273,7 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
         &self,
         owner: &K,
         key: &ObjectKey,
-        active: &[Arc<Pod>],
+        active: &[Arc<CachedPod>],
         count: usize,
     ) -> Result<(), SyncError> {
         tracing::debug!(kind = %K::kind(&()), %key, deleting = count, "too many replicas");
@@ -285,10 +287,8 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
         }
         // Remember exactly which pods go, so each is counted once whether it is seen with a
         // deletion timestamp first or only as deleted.
-        self.expectations.expect_deletions(
-            key,
-            victims.iter().map(|p| ObjectKey::from_object(p.as_ref())),
-        );
+        self.expectations
+            .expect_deletions(key, victims.iter().map(|p| p.cache_key()));
         let results = join_all(victims.iter().map(|pod| self.delete_pod(owner, key, pod))).await;
         results
             .into_iter()
@@ -297,8 +297,13 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
     }
 
     /// One deletion, with its event (`RealPodControl.DeletePod`).
-    async fn delete_pod(&self, owner: &K, key: &ObjectKey, pod: &Pod) -> Result<(), SyncError> {
-        let (namespace, name) = ns_name(pod);
+    async fn delete_pod(
+        &self,
+        owner: &K,
+        key: &ObjectKey,
+        pod: &CachedPod,
+    ) -> Result<(), SyncError> {
+        let (namespace, name) = (&*pod.namespace, &*pod.name);
         match self.control.delete_pod(namespace, name).await {
             Ok(()) => {
                 self.control.event(
@@ -311,8 +316,7 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
             }
             Err(e) => {
                 // The informer will not report a deletion that did not happen.
-                self.expectations
-                    .deletion_observed(key, &ObjectKey::from_object(pod));
+                self.expectations.deletion_observed(key, &pod.cache_key());
                 if e.kind == FailureKind::NotFound {
                     return Ok(());
                 }
@@ -329,19 +333,19 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
 
     /// `getIndirectlyRelatedPods`: the pods of every object controlled by the same controller
     /// as `owner` (all ReplicaSets of its Deployment), for colocation ranking.
-    fn related_pods(&self, owner: &K) -> Vec<Arc<Pod>> {
+    fn related_pods(&self, owner: &K) -> Vec<Arc<CachedPod>> {
         if !K::INDEXED_BY_CONTROLLER {
             return Vec::new();
         }
-        let Some(controller) = controller_of(owner.meta()) else {
+        let Some(controller) = owner.meta_controller() else {
             return Vec::new();
         };
         let mut seen = HashSet::new();
-        controlled_by(&self.owners, &controller.uid)
+        controlled_by(&self.owners, controller.uid)
             .iter()
             .filter_map(|sibling| sibling.meta().uid.clone())
             .flat_map(|sibling_uid| controlled_by(&self.pods, &sibling_uid))
-            .filter(|pod| seen.insert(pod.metadata.uid.clone()))
+            .filter(|pod| seen.insert(pod.uid.clone()))
             .collect()
     }
 

@@ -15,7 +15,7 @@
 use std::{future::Future, sync::Arc};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kcm_shared::k8s::controller_of;
+use kcm_shared::meta::ObjectMetaRead;
 use kube::Resource;
 use serde_json::{Value, json};
 
@@ -37,12 +37,11 @@ pub struct Claimant<'a> {
 
 impl<'a> Claimant<'a> {
     /// The claimant for `owner` with its converted `selector`.
-    pub fn of<O: Resource>(owner: &'a O, selector: &'a ObjectSelector) -> Self {
-        let meta = owner.meta();
+    pub fn of<O: ObjectMetaRead>(owner: &'a O, selector: &'a ObjectSelector) -> Self {
         Self {
-            uid: meta.uid.as_deref().unwrap_or_default(),
-            namespace: meta.namespace.as_deref().unwrap_or_default(),
-            being_deleted: meta.deletion_timestamp.is_some(),
+            uid: owner.meta_uid().unwrap_or_default(),
+            namespace: owner.meta_namespace().unwrap_or_default(),
+            being_deleted: owner.is_terminating(),
             selector,
         }
     }
@@ -62,10 +61,9 @@ pub enum ClaimDecision {
 }
 
 /// `ClaimObject` for one object.
-pub fn decide<T: Resource>(claimant: &Claimant<'_>, obj: &T) -> ClaimDecision {
-    let meta = obj.meta();
-    let selected = claimant.selector.matches(meta.labels.as_ref());
-    if let Some(owner) = controller_of(meta) {
+pub fn decide<T: ObjectMetaRead>(claimant: &Claimant<'_>, obj: &T) -> ClaimDecision {
+    let selected = claimant.selector.matches(obj.meta_labels());
+    if let Some(owner) = obj.meta_controller() {
         if owner.uid != claimant.uid {
             return ClaimDecision::Ignore;
         }
@@ -76,8 +74,8 @@ pub fn decide<T: Resource>(claimant: &Claimant<'_>, obj: &T) -> ClaimDecision {
             (false, false) => ClaimDecision::Release,
         };
     }
-    let same_namespace = meta.namespace.as_deref() == Some(claimant.namespace);
-    if claimant.being_deleted || !selected || meta.deletion_timestamp.is_some() || !same_namespace {
+    let same_namespace = obj.meta_namespace() == Some(claimant.namespace);
+    if claimant.being_deleted || !selected || obj.is_terminating() || !same_namespace {
         return ClaimDecision::Ignore;
     }
     ClaimDecision::Adopt
@@ -85,11 +83,12 @@ pub fn decide<T: Resource>(claimant: &Claimant<'_>, obj: &T) -> ClaimDecision {
 
 /// `FilterClaimedPods`: objects already controlled by the owner and still selected. Used for
 /// terminating pods, which are counted but never adopted.
-pub fn filter_claimed<T: Resource>(claimant: &Claimant<'_>, objs: &[Arc<T>]) -> Vec<Arc<T>> {
+pub fn filter_claimed<T: ObjectMetaRead>(claimant: &Claimant<'_>, objs: &[Arc<T>]) -> Vec<Arc<T>> {
     objs.iter()
         .filter(|obj| {
-            controller_of(obj.meta()).is_some_and(|owner| owner.uid == claimant.uid)
-                && claimant.selector.matches(obj.meta().labels.as_ref())
+            obj.meta_controller()
+                .is_some_and(|owner| owner.uid == claimant.uid)
+                && claimant.selector.matches(obj.meta_labels())
         })
         .cloned()
         .collect()
@@ -164,7 +163,7 @@ pub async fn claim_objects<T, P, PFut, R, RFut>(
     recheck: R,
 ) -> Result<Vec<Arc<T>>, SyncError>
 where
-    T: Resource<DynamicType = ()>,
+    T: ObjectMetaRead,
     P: Fn(String, String, Value) -> PFut,
     PFut: Future<Output = Result<(), ApiFailure>>,
     R: FnOnce() -> RFut,
@@ -175,10 +174,9 @@ where
     let mut recheck = Some(recheck);
     let mut can_adopt: Option<Result<(), String>> = None;
     for obj in candidates {
-        let meta = obj.meta();
-        let namespace = meta.namespace.clone().unwrap_or_default();
-        let name = meta.name.clone().unwrap_or_default();
-        let uid = meta.uid.clone().unwrap_or_default();
+        let namespace = obj.meta_namespace().unwrap_or_default().to_owned();
+        let name = obj.meta_name().to_owned();
+        let uid = obj.meta_uid().unwrap_or_default().to_owned();
         match decide(claimant, obj.as_ref()) {
             ClaimDecision::Owned => claimed.push(obj),
             ClaimDecision::Ignore => {}

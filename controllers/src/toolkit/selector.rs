@@ -9,41 +9,56 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use kube::core::{Selector, SelectorExt};
+use kcm_shared::meta::Labels;
+use kube::core::{Expression, Selector};
 
 /// A label selector converted for matching.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ObjectSelector {
     /// A missing selector matches no object (`LabelSelectorAsSelector(nil)` is `labels.Nothing()`).
     Nothing,
-    /// Matches objects whose labels satisfy every expression; no expression matches everything.
-    Matching(Selector),
+    /// Matches objects whose labels satisfy every requirement; none matches everything.
+    Matching(Vec<Expression>),
+}
+
+/// One requirement against labels in either cached form (`labels.Requirement.Matches`).
+fn satisfied(requirement: &Expression, labels: Labels<'_>) -> bool {
+    match requirement {
+        Expression::In(key, values) => labels.get(key).is_some_and(|v| values.contains(v)),
+        Expression::NotIn(key, values) => labels.get(key).is_none_or(|v| !values.contains(v)),
+        Expression::Exists(key) => labels.contains_key(key),
+        Expression::DoesNotExist(key) => !labels.contains_key(key),
+        Expression::Equal(key, value) => labels.get(key) == Some(value.as_str()),
+        Expression::NotEqual(key, value) => labels.get(key) != Some(value.as_str()),
+    }
 }
 
 impl ObjectSelector {
     /// Whether an object with `labels` is selected (used when claiming).
-    pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+    pub fn matches(&self, labels: Labels<'_>) -> bool {
         match self {
             ObjectSelector::Nothing => false,
-            ObjectSelector::Matching(selector) => {
-                selector.matches(labels.unwrap_or(&BTreeMap::new()))
+            ObjectSelector::Matching(requirements) => {
+                requirements.iter().all(|r| satisfied(r, labels))
             }
         }
+    }
+
+    /// [`Self::matches`] for a full object's label map.
+    pub fn matches_map(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        self.matches(Labels::Map(labels))
     }
 
     /// Whether an orphan with `labels` should wake the selecting owner: as [`Self::matches`],
     /// but an empty selector selects no orphan (upstream `GetPodReplicaSets`,
     /// `GetReplicaSetsForDeployment`'s callers, `GetPodControllers`).
-    pub fn matches_orphan(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
-        match self {
-            ObjectSelector::Nothing => false,
-            ObjectSelector::Matching(selector) => !selector.selects_all() && self.matches(labels),
-        }
+    pub fn matches_orphan(&self, labels: Labels<'_>) -> bool {
+        !self.selects_everything() && self.matches(labels)
     }
 
     /// True for a selector with no requirement (it selects every object).
     pub fn selects_everything(&self) -> bool {
-        matches!(self, ObjectSelector::Matching(selector) if selector.selects_all())
+        matches!(self, ObjectSelector::Matching(requirements) if requirements.is_empty())
     }
 
     /// `labels.SelectorFromSet`: a plain label map (RCs, Services). A missing map selects
@@ -51,7 +66,10 @@ impl ObjectSelector {
     pub fn from_map(labels: Option<&BTreeMap<String, String>>) -> Self {
         match labels {
             Some(labels) => ObjectSelector::Matching(
-                labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                labels
+                    .iter()
+                    .map(|(k, v)| Expression::Equal(k.clone(), v.clone()))
+                    .collect(),
             ),
             None => ObjectSelector::Nothing,
         }
@@ -95,7 +113,7 @@ pub fn selector_from_label_selector(
         }
     }
     Selector::try_from(selector.clone())
-        .map(ObjectSelector::Matching)
+        .map(|selector| ObjectSelector::Matching(selector.into_iter().collect()))
         .map_err(|e| InvalidSelector(e.to_string()))
 }
 

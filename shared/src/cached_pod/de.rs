@@ -191,7 +191,9 @@ struct RawContainerStatus<'a> {
 }
 
 /// A label map as a list of pairs, without building a map.
-fn labels<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(Str<'de>, Str<'de>)>, D::Error> {
+fn labels<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(Str<'de>, Str<'de>)>, D::Error> {
     struct Pairs;
     impl<'de> Visitor<'de> for Pairs {
         type Value = Vec<(Str<'de>, Str<'de>)>;
@@ -258,7 +260,11 @@ impl CachedPod {
         let mut pod = CachedPod::default();
         if let Some(meta) = raw.metadata {
             pod.name = boxed(&meta.name);
-            pod.namespace = meta.namespace.as_ref().map(Str::shared).unwrap_or_else(|| intern(""));
+            pod.namespace = meta
+                .namespace
+                .as_ref()
+                .map(Str::shared)
+                .unwrap_or_else(|| intern(""));
             pod.uid = boxed(&meta.uid);
             pod.resource_version = boxed(&meta.resource_version);
             let mut labels: Vec<(Arc<str>, Arc<str>)> = meta
@@ -313,7 +319,10 @@ impl CachedPod {
                     c.ports.iter().map(move |p| PodPort {
                         name: shared(&p.name).filter(|n| !n.is_empty()),
                         container_port: p.container_port,
-                        protocol: p.protocol.as_ref().map_or_else(|| intern("TCP"), Str::shared),
+                        protocol: p
+                            .protocol
+                            .as_ref()
+                            .map_or_else(|| intern("TCP"), Str::shared),
                         sidecar,
                     })
                 })

@@ -70,7 +70,11 @@ fn ts(s: &str) -> Option<Timestamp> {
 #[test]
 fn decodes_exactly_what_the_controllers_read() {
     let mut pod: CachedPod = serde_json::from_value(pod_json()).unwrap();
-    assert_eq!(pod.meta().resource_version.as_deref(), Some("12345"), "for the watcher");
+    assert_eq!(
+        pod.meta().resource_version.as_deref(),
+        Some("12345"),
+        "for the watcher"
+    );
     pod.shrink();
     assert!(pod.meta().resource_version.is_none(), "gone once cached");
     assert_eq!(&*pod.name, "web-7d4b9-abcde");
@@ -80,11 +84,18 @@ fn decodes_exactly_what_the_controllers_read() {
     let labels: Vec<_> = pod.meta_labels().iter().collect();
     assert_eq!(
         labels,
-        [("app", "web"), ("pod-template-hash", "7d4b9"), ("tier", "fe")]
+        [
+            ("app", "web"),
+            ("pod-template-hash", "7d4b9"),
+            ("tier", "fe")
+        ]
     );
     assert_eq!(pod.meta_labels().get("tier"), Some("fe"));
     let owner = pod.meta_controller().unwrap();
-    assert_eq!((owner.kind, owner.name, owner.uid), ("ReplicaSet", "web-7d4b9", "rs-uid"));
+    assert_eq!(
+        (owner.kind, owner.name, owner.uid),
+        ("ReplicaSet", "web-7d4b9", "rs-uid")
+    );
     assert_eq!(pod.deletion_cost.as_deref(), Some("-5"));
     assert_eq!(pod.creation_timestamp, ts("2026-11-30T10:00:00Z"));
     assert_eq!(pod.deletion_timestamp, ts("2026-11-30T11:00:00Z"));

@@ -5,8 +5,8 @@
 //! `IndexFunc`). Names are constants so that a typo in a controller's `by_index` call is a
 //! compile error rather than an empty result.
 
-use k8s_openapi::api::core::v1::Pod;
 use crate::meta::ObjectMetaRead;
+use k8s_openapi::api::core::v1::Pod;
 
 /// Objects by `metadata.namespace` (client-go `cache.NamespaceIndex`).
 pub const INDEX_NAMESPACE: &str = "namespace";
@@ -21,7 +21,10 @@ pub type IndexFn<K> = fn(&K) -> Vec<String>;
 /// `metadata.namespace`, or no value for cluster-scoped objects.
 /// Mirrors client-go `MetaNamespaceIndexFunc` (which would index those under "").
 pub fn namespace_index<K: ObjectMetaRead>(obj: &K) -> Vec<String> {
-    obj.meta_namespace().map(str::to_owned).into_iter().collect()
+    obj.meta_namespace()
+        .map(str::to_owned)
+        .into_iter()
+        .collect()
 }
 
 /// The [`INDEX_CONTROLLER_UID`] value under which a namespace's orphans (objects with no
@@ -36,7 +39,11 @@ pub fn orphan_index_key(namespace: &str) -> String {
 pub fn controller_uid_index<K: ObjectMetaRead>(obj: &K) -> Vec<String> {
     match obj.meta_controller() {
         Some(owner) => vec![owner.uid.to_owned()],
-        None => obj.meta_namespace().map(orphan_index_key).into_iter().collect(),
+        None => obj
+            .meta_namespace()
+            .map(orphan_index_key)
+            .into_iter()
+            .collect(),
     }
 }
 

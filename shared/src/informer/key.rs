@@ -30,7 +30,9 @@ pub struct InvalidKey(pub String);
 impl ObjectKey {
     pub fn new(namespace: Option<&str>, name: &str) -> Self {
         Self {
-            namespace: namespace.filter(|ns| !ns.is_empty()).map(crate::intern::intern),
+            namespace: namespace
+                .filter(|ns| !ns.is_empty())
+                .map(crate::intern::intern),
             name: name.into(),
         }
     }

@@ -15,8 +15,7 @@ use serde::de::DeserializeOwned;
 use crate::meta::ObjectMetaRead;
 
 use super::index::{
-    INDEX_CONTROLLER_UID, INDEX_NAMESPACE, INDEX_NODE_NAME, IndexFn, controller_uid_index,
-    namespace_index, pod_node_name_index,
+    INDEX_CONTROLLER_UID, INDEX_NAMESPACE, IndexFn, controller_uid_index, namespace_index,
 };
 
 /// A resource type the shared informer factory can watch and cache.
@@ -55,12 +54,19 @@ reads_object_meta!(
     Namespace,
 );
 
+/// Full pods are cached only by this crate's own tests: controllers cache
+/// [`crate::cached_pod::CachedPod`], so a process opens one pod watch and holds pods compactly.
+#[cfg(test)]
 impl InformerType for Pod {
+    // The same indexes as CachedPod's.
     fn indexers() -> Vec<(&'static str, IndexFn<Self>)> {
         vec![
             (INDEX_NAMESPACE, namespace_index::<Self>),
             (INDEX_CONTROLLER_UID, controller_uid_index::<Self>),
-            (INDEX_NODE_NAME, pod_node_name_index),
+            (
+                super::index::INDEX_NODE_NAME,
+                super::index::pod_node_name_index,
+            ),
         ]
     }
 }

@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
+use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, watcher};
-use kube::Api;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -86,7 +86,6 @@ enum Lifecycle {
     /// The loop ended (cancelled, or its stream ended); the cache keeps the last state.
     Stopped,
 }
-
 
 impl<K: InformerType> Informer<K> {
     /// An informer that opens `source()` each time it is started.

@@ -6,9 +6,11 @@ use jiff::Timestamp;
 use k8s_openapi::{
     api::{
         apps::v1::{ReplicaSet, ReplicaSetSpec},
-        core::v1::{PodCondition, PodStatus, ReplicationController, ReplicationControllerSpec},
+        core::v1::{
+            Pod, PodCondition, PodStatus, ReplicationController, ReplicationControllerSpec,
+        },
     },
-    apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time},
+    apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference, Time},
 };
 use kcm_shared::informer::Informer;
 use kube::runtime::watcher::Event;
@@ -83,6 +85,11 @@ fn deleting(mut p: Pod) -> Pod {
     p
 }
 
+/// A pod as the cache holds it.
+fn cached(p: Pod) -> Arc<CachedPod> {
+    Arc::new(CachedPod::from_pod(&p).expect("pod decodes"))
+}
+
 /// A cache key from its string form.
 fn k(key: &str) -> ObjectKey {
     ObjectKey::parse(key).expect("valid key")
@@ -126,21 +133,21 @@ impl<K: ReplicaKind> Fixture<K> {
 
     fn add_pod(&self, p: Pod) {
         self.handlers.on_pod(&Delta::Added {
-            obj: Arc::new(p),
+            obj: cached(p),
             initial_list: false,
         });
     }
 
     fn update_pod(&self, old: Pod, new: Pod) {
         self.handlers.on_pod(&Delta::Updated {
-            old: Arc::new(old),
-            new: Arc::new(new),
+            old: cached(old),
+            new: cached(new),
         });
     }
 
     fn delete_pod(&self, p: Pod, final_state_unknown: bool) {
         self.handlers.on_pod(&Delta::Deleted {
-            obj: Arc::new(p),
+            obj: cached(p),
             final_state_unknown,
         });
     }

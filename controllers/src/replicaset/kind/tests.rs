@@ -29,8 +29,8 @@ fn replicaset_selector_comes_from_the_spec_and_a_missing_spec_selects_nothing() 
         match_expressions: None,
     });
     let selector = rs.pod_selector().unwrap();
-    assert!(selector.matches(Some(&labels(&[("app", "web"), ("tier", "a")]))));
-    assert!(!selector.matches(Some(&labels(&[("app", "db")]))));
+    assert!(selector.matches_map(Some(&labels(&[("app", "web"), ("tier", "a")]))));
+    assert!(!selector.matches_map(Some(&labels(&[("app", "db")]))));
     let nothing = ReplicaSet::default().pod_selector().unwrap();
     assert_eq!(nothing, ObjectSelector::Nothing);
 }
@@ -45,9 +45,13 @@ fn rc_selector_is_a_label_map_and_a_missing_one_matches_nothing() {
         ..Default::default()
     };
     let selector = rc.pod_selector().unwrap();
-    assert!(selector.matches(Some(&labels(&[("name", "test"), ("x", "y")]))));
-    assert!(selector.matches_orphan(Some(&labels(&[("name", "test")]))));
-    assert!(!selector.matches(Some(&labels(&[("name", "other")]))));
+    assert!(selector.matches_map(Some(&labels(&[("name", "test"), ("x", "y")]))));
+    assert!(
+        selector.matches_orphan(kcm_shared::meta::Labels::Map(Some(&labels(&[(
+            "name", "test"
+        )]))))
+    );
+    assert!(!selector.matches_map(Some(&labels(&[("name", "other")]))));
     rc.spec.as_mut().unwrap().selector = None;
     assert_eq!(rc.pod_selector().unwrap(), ObjectSelector::Nothing);
 }

@@ -3,10 +3,15 @@
 use super::*;
 use jiff::SignedDuration;
 use k8s_openapi::{
-    api::core::v1::{Container, ContainerStatus, PodCondition, PodSpec, PodStatus},
+    api::core::v1::{Container, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus},
     apimachinery::pkg::apis::meta::v1::Time,
 };
 use std::collections::BTreeMap;
+
+/// A pod as the cache holds it.
+fn cached(p: Pod) -> Arc<CachedPod> {
+    Arc::new(CachedPod::from_pod(&p).expect("pod decodes"))
+}
 
 fn now() -> Timestamp {
     Timestamp::from_second(1_700_000_000).unwrap()
@@ -125,7 +130,7 @@ fn sidecar_restarts(count: i32) -> impl FnOnce(&mut Pod) {
 
 fn ranked(p: Pod, rank: usize) -> RankedPod {
     RankedPod {
-        pod: Arc::new(p),
+        pod: cached(p),
         rank,
     }
 }
@@ -136,8 +141,8 @@ fn assert_first(first: Pod, second: Pod, gates: RankingGates) {
     assert!(
         delete_before(&a, &b, Some(now()), gates),
         "{:?} should go before {:?}",
-        a.pod.metadata.name,
-        b.pod.metadata.name
+        a.pod.name,
+        b.pod.name
     );
     assert!(!delete_before(&b, &a, Some(now()), gates));
 }
@@ -204,9 +209,9 @@ fn deletion_cost_parses_like_upstream() {
         ("ten", 0),
     ] {
         let p = with(pod("a"), cost(value));
-        assert_eq!(deletion_cost(&p), expected, "{value:?}");
+        assert_eq!(deletion_cost(&cached(p)), expected, "{value:?}");
     }
-    assert_eq!(deletion_cost(&pod("a")), 0);
+    assert_eq!(deletion_cost(&cached(pod("a"))), 0);
 }
 
 #[test]
@@ -219,11 +224,16 @@ fn doubled_up_pods_first() {
 #[test]
 fn rank_counts_active_related_pods_per_node() {
     let on = |name: &str, node: &str| {
-        Arc::new(with(pod(name), |p| {
+        cached(with(pod(name), |p| {
             p.spec.as_mut().unwrap().node_name = Some(node.into())
         }))
     };
-    let gone = Arc::new(with(on("x", "n1").as_ref().clone(), phase("Failed")));
+    let gone = cached(with(
+        with(pod("x"), |p| {
+            p.spec.as_mut().unwrap().node_name = Some("n1".into())
+        }),
+        phase("Failed"),
+    ));
     let related = vec![on("r1", "n1"), on("r2", "n1"), on("r3", "n2"), gone];
     let ranks: Vec<usize> =
         rank_by_colocation(&[on("a", "n1"), on("b", "n2"), on("c", "n3")], &related)
@@ -341,35 +351,35 @@ fn pod_deletion_cost_scenarios() {
             p0 = with(p0, cost(c0));
             p1 = with(p1, cost(c1));
         }
-        let active = vec![Arc::new(p0), Arc::new(p1)];
+        let active = vec![cached(p0), cached(p1)];
         let deleted = pods_to_delete(&active, &active, 1, now(), gates);
         assert_eq!(deleted.len(), 1, "{name}");
-        let deleted_name = deleted[0].metadata.name.as_deref().unwrap();
+        let deleted_name = &*deleted[0].name;
         assert_ne!(deleted_name, kept, "{name}");
     }
 }
 
 #[test]
 fn unscheduled_and_not_ready_pods_are_chosen_before_healthy_ones() {
-    let active: Vec<Arc<Pod>> = vec![
-        Arc::new(pod("healthy-1")),
-        Arc::new(with(pod("not-ready"), not_ready)),
-        Arc::new(pod("healthy-2")),
-        Arc::new(with(with(pod("unscheduled"), unassigned), phase("Pending"))),
-        Arc::new(pod("healthy-3")),
+    let active: Vec<Arc<CachedPod>> = vec![
+        cached(pod("healthy-1")),
+        cached(with(pod("not-ready"), not_ready)),
+        cached(pod("healthy-2")),
+        cached(with(with(pod("unscheduled"), unassigned), phase("Pending"))),
+        cached(pod("healthy-3")),
     ];
     let chosen: Vec<_> = pods_to_delete(&active, &active, 2, now(), gates())
         .iter()
-        .map(|p| p.metadata.name.clone().unwrap())
+        .map(|p| p.name.to_string())
         .collect();
     assert_eq!(chosen, vec!["unscheduled", "not-ready"]);
 }
 
 #[test]
 fn deleting_everything_skips_the_sort() {
-    let active = vec![Arc::new(pod("b")), Arc::new(with(pod("a"), unassigned))];
+    let active = vec![cached(pod("b")), cached(with(pod("a"), unassigned))];
     let chosen = pods_to_delete(&active, &[], 2, now(), gates());
-    let names: Vec<_> = chosen.iter().map(|p| p.metadata.name.clone()).collect();
+    let names: Vec<_> = chosen.iter().map(|p| Some(p.name.to_string())).collect();
     assert_eq!(names, vec![Some("b".into()), Some("a".into())]);
 }
 
@@ -388,9 +398,9 @@ fn merge_sort_survives_inconsistent_comparisons() {
 
 #[test]
 fn age_ratio_compares_chosen_ready_pods_with_the_youngest() {
-    let young = Arc::new(with(pod("young"), created(Some(ago(100)))));
-    let old = Arc::new(with(pod("old"), created(Some(ago(400)))));
-    let unready = Arc::new(with(with(pod("u"), not_ready), created(Some(ago(900)))));
+    let young = cached(with(pod("young"), created(Some(ago(100)))));
+    let old = cached(with(pod("old"), created(Some(ago(400)))));
+    let unready = cached(with(with(pod("u"), not_ready), created(Some(ago(900)))));
     let active = vec![young.clone(), old.clone(), unready.clone()];
     let ratios = deletion_age_ratios(&active, &[old, unready], now());
     assert_eq!(ratios, vec![4.0]);

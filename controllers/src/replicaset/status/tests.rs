@@ -1,6 +1,7 @@
 //! Tests of status calculation, the write decision and the availability requeue.
 
 use super::*;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::{
     api::core::v1::{PodCondition, PodStatus},
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
@@ -17,8 +18,8 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn pod(pod_labels: &[(&str, &str)], ready_secs_ago: Option<i64>) -> Arc<Pod> {
-    Arc::new(Pod {
+fn pod(pod_labels: &[(&str, &str)], ready_secs_ago: Option<i64>) -> Arc<CachedPod> {
+    let pod = Pod {
         metadata: ObjectMeta {
             labels: Some(labels(pod_labels)),
             ..Default::default()
@@ -36,12 +37,13 @@ fn pod(pod_labels: &[(&str, &str)], ready_secs_ago: Option<i64>) -> Arc<Pod> {
             }),
             ..Default::default()
         }),
-    })
+    };
+    Arc::new(CachedPod::from_pod(&pod).expect("pod decodes"))
 }
 
 fn inputs<'a>(
     current: &'a ReplicaStatus,
-    active: &'a [Arc<Pod>],
+    active: &'a [Arc<CachedPod>],
     template: &'a BTreeMap<String, String>,
 ) -> StatusInputs<'a> {
     StatusInputs {

@@ -11,6 +11,7 @@ use crate::toolkit::{
     claim::{adopt_patch, release_patch},
 };
 use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::{
     api::{
         apps::v1::{ReplicaSet, ReplicaSetSpec},
@@ -210,7 +211,7 @@ fn ready_since(mut p: Pod, secs_ago: i64) -> Pod {
 
 struct Fixture<K: ReplicaKind> {
     owners: Informer<K>,
-    pods: Informer<Pod>,
+    pods: Informer<CachedPod>,
     syncer: Syncer<K, FakeControl<K>>,
 }
 
@@ -221,9 +222,9 @@ impl<K: ReplicaKind> Fixture<K> {
         for owner in owners {
             owner_informer.process_event(Event::Apply(owner));
         }
-        let pod_informer = Informer::<Pod>::detached(Duration::ZERO);
+        let pod_informer = Informer::<CachedPod>::detached(Duration::ZERO);
         for p in pods {
-            pod_informer.process_event(Event::Apply(p));
+            pod_informer.process_event(Event::Apply(CachedPod::from_pod(&p).expect("decodes")));
         }
         let syncer = Syncer {
             owners: owner_informer.lister(),

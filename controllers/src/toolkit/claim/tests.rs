@@ -7,7 +7,11 @@ use parking_lot::Mutex;
 use std::collections::BTreeMap;
 
 fn selector() -> ObjectSelector {
-    ObjectSelector::Matching([("app", "web")].into_iter().collect())
+    ObjectSelector::from_map(Some(
+        &[("app".to_string(), "web".to_string())]
+            .into_iter()
+            .collect(),
+    ))
 }
 
 fn owner_ref(uid: &str, controller: bool) -> OwnerReference {

@@ -1,6 +1,9 @@
 use super::*;
 use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kcm_shared::cached_pod::CachedPod;
 use kcm_shared::informer::Informer;
+use kcm_shared::meta::ControllerRef;
 use kube::runtime::watcher::Event;
 use std::{collections::BTreeMap, time::Duration};
 
@@ -73,24 +76,23 @@ fn informer<K: kcm_shared::informer::InformerType>(objects: Vec<K>) -> Informer<
 async fn references_resolve_only_to_the_same_kind_name_and_uid() {
     let owners = informer(vec![rs("web", "uid-1", &[("app", "web")])]);
     let lister = owners.lister();
-    let reference = |kind: &str, name: &str, uid: &str| OwnerReference {
-        kind: kind.into(),
-        name: name.into(),
-        uid: uid.into(),
-        ..Default::default()
+    let reference = |kind: &'static str, name: &'static str, uid: &'static str| ControllerRef {
+        api_version: "apps/v1",
+        kind,
+        name,
+        uid,
     };
     assert!(
-        resolve_controller_ref(&lister, "ns", &reference("ReplicaSet", "web", "uid-1")).is_some()
+        resolve_controller_ref(&lister, "ns", reference("ReplicaSet", "web", "uid-1")).is_some()
     );
     assert!(
-        resolve_controller_ref(&lister, "ns", &reference("ReplicaSet", "web", "uid-2")).is_none()
+        resolve_controller_ref(&lister, "ns", reference("ReplicaSet", "web", "uid-2")).is_none()
     );
     assert!(
-        resolve_controller_ref(&lister, "ns", &reference("Deployment", "web", "uid-1")).is_none()
+        resolve_controller_ref(&lister, "ns", reference("Deployment", "web", "uid-1")).is_none()
     );
     assert!(
-        resolve_controller_ref(&lister, "other", &reference("ReplicaSet", "web", "uid-1"))
-            .is_none()
+        resolve_controller_ref(&lister, "other", reference("ReplicaSet", "web", "uid-1")).is_none()
     );
 }
 
@@ -116,7 +118,7 @@ async fn orphans_wake_owners_with_matching_non_empty_selectors() {
 #[tokio::test]
 async fn candidates_are_owned_objects_plus_selected_orphans_of_the_namespace() {
     let pods = informer(vec![
-        Pod {
+        CachedPod::from_pod(&Pod {
             metadata: meta_of(
                 "owned",
                 "ns",
@@ -125,20 +127,24 @@ async fn candidates_are_owned_objects_plus_selected_orphans_of_the_namespace() {
                 Some(("ReplicaSet", "web", "u1")),
             ),
             ..Default::default()
-        },
-        Pod {
+        })
+        .unwrap(),
+        CachedPod::from_pod(&Pod {
             metadata: meta_of("orphan", "ns", "b", &[("app", "web")], None),
             ..Default::default()
-        },
-        Pod {
+        })
+        .unwrap(),
+        CachedPod::from_pod(&Pod {
             metadata: meta_of("unselected", "ns", "c", &[("app", "db")], None),
             ..Default::default()
-        },
-        Pod {
+        })
+        .unwrap(),
+        CachedPod::from_pod(&Pod {
             metadata: meta_of("elsewhere", "other", "d", &[("app", "web")], None),
             ..Default::default()
-        },
-        Pod {
+        })
+        .unwrap(),
+        CachedPod::from_pod(&Pod {
             metadata: meta_of(
                 "theirs",
                 "ns",
@@ -147,12 +153,17 @@ async fn candidates_are_owned_objects_plus_selected_orphans_of_the_namespace() {
                 Some(("ReplicaSet", "x", "u9")),
             ),
             ..Default::default()
-        },
+        })
+        .unwrap(),
     ]);
-    let selector = ObjectSelector::Matching([("app", "web")].into_iter().collect());
+    let selector = ObjectSelector::from_map(Some(
+        &[("app".to_string(), "web".to_string())]
+            .into_iter()
+            .collect(),
+    ));
     let mut names: Vec<_> = owned_and_selected_orphans(&pods.lister(), "ns", "u1", &selector)
         .iter()
-        .map(|p| p.metadata.name.clone().unwrap())
+        .map(|p| p.name.to_string())
         .collect();
     names.sort();
     assert_eq!(names, vec!["orphan".to_string(), "owned".to_string()]);

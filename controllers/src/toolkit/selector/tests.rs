@@ -1,5 +1,6 @@
 use super::*;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+use kcm_shared::meta::Labels;
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -19,10 +20,10 @@ fn label_selector_matches_labels_and_expressions() {
         }]),
     })
     .unwrap();
-    assert!(selector.matches(Some(&labels(&[("app", "web"), ("tier", "a")]))));
-    assert!(!selector.matches(Some(&labels(&[("app", "web"), ("tier", "c")]))));
-    assert!(!selector.matches(Some(&labels(&[("app", "web")]))));
-    assert!(!selector.matches(None));
+    assert!(selector.matches_map(Some(&labels(&[("app", "web"), ("tier", "a")]))));
+    assert!(!selector.matches_map(Some(&labels(&[("app", "web"), ("tier", "c")]))));
+    assert!(!selector.matches_map(Some(&labels(&[("app", "web")]))));
+    assert!(!selector.matches_map(None));
 }
 
 #[test]
@@ -52,10 +53,10 @@ fn invalid_operators_and_values_are_rejected() {
 fn empty_selectors_match_everything_when_claiming_but_no_orphan() {
     let selector = selector_from_label_selector(&LabelSelector::default()).unwrap();
     assert!(selector.selects_everything());
-    assert!(selector.matches(Some(&labels(&[("any", "thing")]))));
-    assert!(!selector.matches_orphan(Some(&labels(&[("any", "thing")]))));
+    assert!(selector.matches_map(Some(&labels(&[("any", "thing")]))));
+    assert!(!selector.matches_orphan(Labels::Map(Some(&labels(&[("any", "thing")])))));
     let nothing = ObjectSelector::from_label_selector(None).unwrap();
-    assert!(!nothing.matches(Some(&labels(&[("any", "thing")]))));
+    assert!(!nothing.matches_map(Some(&labels(&[("any", "thing")]))));
     assert!(!nothing.selects_everything());
 }
 
@@ -63,9 +64,9 @@ fn empty_selectors_match_everything_when_claiming_but_no_orphan() {
 fn map_selectors_follow_selector_from_set() {
     let map = labels(&[("name", "test")]);
     let selector = ObjectSelector::from_map(Some(&map));
-    assert!(selector.matches(Some(&labels(&[("name", "test"), ("x", "y")]))));
-    assert!(selector.matches_orphan(Some(&labels(&[("name", "test")]))));
-    assert!(!selector.matches(Some(&labels(&[("name", "other")]))));
+    assert!(selector.matches_map(Some(&labels(&[("name", "test"), ("x", "y")]))));
+    assert!(selector.matches_orphan(Labels::Map(Some(&labels(&[("name", "test")])))));
+    assert!(!selector.matches_map(Some(&labels(&[("name", "other")]))));
     assert_eq!(ObjectSelector::from_map(None), ObjectSelector::Nothing);
     assert!(ObjectSelector::from_map(Some(&BTreeMap::new())).selects_everything());
 }
