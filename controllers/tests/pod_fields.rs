@@ -61,7 +61,11 @@ fn controllers_read_pods_only_in_their_cached_form() {
     assert!(files.len() > 10, "found the sources: {files:?}");
     let mut offenders = Vec::new();
     for file in files {
-        let relative = file.strip_prefix(&src).expect("under src").to_string_lossy().replace('\\', "/");
+        let relative = file
+            .strip_prefix(&src)
+            .expect("under src")
+            .to_string_lossy()
+            .replace('\\', "/");
         if ALLOWED.contains(&relative.as_str()) {
             continue;
         }
@@ -85,5 +89,7 @@ fn the_scanner_sees_a_full_pod_but_not_its_relatives() {
     assert!(names_full_pod("use k8s_openapi::api::core::v1::Pod;"));
     assert!(names_full_pod("fn f(p: &Pod) {}"));
     assert!(!names_full_pod("CachedPod PodTemplateSpec PodPort"));
-    assert!(!names_full_pod(&code_of(r#"format!("can't adopt Pod {x}") // a Pod"#)));
+    assert!(!names_full_pod(&code_of(
+        r#"format!("can't adopt Pod {x}") // a Pod"#
+    )));
 }

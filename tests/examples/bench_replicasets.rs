@@ -37,7 +37,7 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::{
     apps::v1::ReplicaSet,
@@ -53,15 +53,20 @@ use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use testenv::{
-    Check, FakeKubelet, ManagedProcess, env::config_from_kubeconfig, pods::is_pod_ready,
-    process::ProcessState, wait_until, workloads,
+    Check, FakeKubelet, ManagedProcess,
+    bench::{
+        Contender, ControlPlane, check_flags, clock_ticks, contenders, cpu_seconds, flag,
+        k8s_bin_dir, metric_sum, peak_rss_mb, target_dir,
+    },
+    pods::is_pod_ready,
+    process::ProcessState,
+    wait_until, workloads,
 };
 use tokio::{sync::oneshot, task::JoinHandle, time::Instant};
 
 const BENCH_LABEL: &str = "kcm-bench=replicasets";
 const FLAGS: &str = "replicasets replicas namespaces qps burst workers timeout";
 const NODES: usize = 10;
-const TARGET_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target");
 
 #[derive(Debug)]
 struct Settings {
@@ -72,14 +77,6 @@ struct Settings {
     burst: u32,
     workers: u32,
     timeout: Duration,
-}
-
-#[derive(Debug)]
-struct Contender {
-    label: String,
-    binary: PathBuf,
-    /// `Some(protobuf)` for the upstream kube-controller-manager.
-    upstream: Option<bool>,
 }
 
 /// What one contender achieved.
@@ -95,26 +92,9 @@ struct Outcome {
     kubelet_lag: (Duration, Duration),
 }
 
-/// The value of `--key=value` among `args`, or `default`.
-fn flag<T: std::str::FromStr>(args: &[String], key: &str, default: T) -> anyhow::Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    let prefix = format!("--{key}=");
-    match args.iter().rev().find_map(|a| a.strip_prefix(&prefix)) {
-        Some(v) => v.parse().map_err(|e| anyhow::anyhow!("--{key}={v}: {e}")),
-        None => Ok(default),
-    }
-}
-
 fn parse_args() -> anyhow::Result<(Settings, PathBuf, Vec<Contender>)> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    for arg in args.iter().filter_map(|a| a.strip_prefix("--")) {
-        let key = arg.split_once('=').map(|(k, _)| k);
-        if !key.is_some_and(|k| FLAGS.split(' ').any(|f| f == k)) {
-            bail!("--{arg}: expected --KEY=VALUE with KEY one of: {FLAGS}");
-        }
-    }
+    check_flags(&args, FLAGS)?;
     let settings = Settings {
         replicasets: flag(&args, "replicasets", 200)?,
         replicas: flag(&args, "replicas", 5)?,
@@ -124,132 +104,13 @@ fn parse_args() -> anyhow::Result<(Settings, PathBuf, Vec<Contender>)> {
         workers: flag(&args, "workers", 5)?,
         timeout: Duration::from_secs(flag(&args, "timeout", 600)?),
     };
-    let target = target_dir();
-    let mut names: Vec<&str> = args
-        .iter()
-        .filter(|a| !a.starts_with("--"))
-        .map(String::as_str)
-        .collect();
-    if names.is_empty() {
-        names = vec!["upstream", "debug"];
-        if target.join("release/kcm-rs").is_file() {
-            names.push("release");
-        }
+    let mut defaults = vec!["upstream", "debug"];
+    if target_dir().join("release/kcm-rs").is_file() {
+        defaults.push("release");
     }
     let bin_dir = k8s_bin_dir()?;
-    let upstream = bin_dir.join("kube-controller-manager");
-    let version = command_output(&upstream, "--version").unwrap_or_default();
-    let version = version.split_whitespace().last().unwrap_or("?").to_owned();
-    let contenders = names.into_iter().map(|name| match name {
-        "upstream" | "upstream-protobuf" => Contender {
-            label: format!(
-                "upstream {version}{}",
-                if name == "upstream" {
-                    ""
-                } else {
-                    " (protobuf)"
-                }
-            ),
-            binary: upstream.clone(),
-            upstream: Some(name != "upstream"),
-        },
-        "debug" | "release" => Contender {
-            label: format!("kcm-rs ({name})"),
-            binary: target.join(name).join("kcm-rs"),
-            upstream: None,
-        },
-        path => Contender {
-            label: format!("kcm-rs ({path})"),
-            binary: path.into(),
-            upstream: None,
-        },
-    });
-    let contenders: Vec<Contender> = contenders.collect();
-    if let Some(missing) = contenders.iter().find(|c| !c.binary.is_file()) {
-        bail!(
-            "{} is missing (cargo build -p kcm-rs?)",
-            missing.binary.display()
-        );
-    }
+    let contenders = contenders(&args, &bin_dir, &defaults)?;
     Ok((settings, bin_dir, contenders))
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| TARGET_DIR.into(), PathBuf::from)
-}
-
-/// `K8S_BIN_DIR`, else the cached build of `tests/env/build.sh`.
-fn k8s_bin_dir() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("K8S_BIN_DIR").filter(|d| !d.is_empty()) {
-        return Ok(dir.into());
-    }
-    let out = Command::new("bash")
-        .args([testenv::env::BUILD_SCRIPT, "--cached-only"])
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "no Kubernetes binaries: run tests/env/build.sh"
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    Ok(stdout.lines().last().unwrap_or_default().trim().into())
-}
-
-fn testenv_sh(args: &[&str], dir: &Path, bin_dir: &Path) -> anyhow::Result<()> {
-    let out = Command::new("bash")
-        .arg(testenv::env::TESTENV_SCRIPT)
-        .args(args)
-        .arg(dir)
-        .env("K8S_BIN_DIR", bin_dir)
-        .output()?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    anyhow::ensure!(
-        out.status.success(),
-        "testenv.sh {args:?} {} failed:\n{stderr}",
-        dir.display()
-    );
-    Ok(())
-}
-
-/// A fresh etcd + kube-apiserver, stopped on drop (and by testenv.sh's guard if we die).
-struct ControlPlane {
-    dir: PathBuf,
-    bin_dir: PathBuf,
-}
-
-impl ControlPlane {
-    fn up(dir: PathBuf, bin_dir: &Path) -> anyhow::Result<Self> {
-        if dir.exists() {
-            let _ = testenv_sh(&["down"], &dir, bin_dir);
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::create_dir_all(dir.join("processes"))?;
-        let me = std::process::id().to_string();
-        testenv_sh(&["up", "--owner-pid", &me], &dir, bin_dir)?;
-        // Kills the controller should this process die without unwinding.
-        testenv_sh(
-            &["reap", "--owner-pid", &me],
-            &dir.join("processes"),
-            bin_dir,
-        )?;
-        Ok(Self {
-            dir,
-            bin_dir: bin_dir.to_owned(),
-        })
-    }
-
-    async fn client(&self, kubeconfig: &str) -> anyhow::Result<Client> {
-        Ok(Client::try_from(
-            config_from_kubeconfig(&self.dir.join(kubeconfig)).await?,
-        )?)
-    }
-}
-
-impl Drop for ControlPlane {
-    fn drop(&mut self) {
-        if let Err(e) = testenv_sh(&["down"], &self.dir, &self.bin_dir) {
-            eprintln!("{e:#}");
-        }
-    }
 }
 
 /// A watch of the bench objects of one kind, aborted on drop. `on_object` returns `true` to
@@ -345,37 +206,6 @@ fn replica_set(index: usize, replicas: i32) -> ReplicaSet {
     rs
 }
 
-/// `utime + stime` of a process, in seconds: fields 14 and 15 of `/proc/<pid>/stat`.
-fn cpu_seconds(pid: u32, ticks_per_second: f64) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name may hold spaces; fields after it start at field 3.
-    let (_, after_command) = stat.rsplit_once(") ").context("odd /proc/<pid>/stat")?;
-    let fields: Vec<&str> = after_command.split_whitespace().collect();
-    let ticks =
-        |i: usize| -> anyhow::Result<f64> { Ok(fields.get(i).context("short stat")?.parse()?) };
-    Ok((ticks(11)? + ticks(12)?) / ticks_per_second)
-}
-
-/// `VmHWM` (peak resident set) of a process, in MB.
-fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .context("no VmHWM")?;
-    Ok(kb.trim().trim_end_matches("kB").trim().parse::<f64>()? / 1024.0)
-}
-
-/// Sum of the samples of `name` whose labels include every `key="value"` of `labels` (as
-/// text: `,resource="pods"` rather than `resource="pods"` where a key ends another key).
-fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter_map(|l| l.strip_prefix(name)?.strip_prefix('{'))
-        .filter(|l| labels.iter().all(|want| l.contains(want)))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
-}
-
 /// (APF-exempt requests dispatched, pod creations) so far, as the apiserver counts them.
 /// Also keeps the whole text in `save_to`, for a breakdown by verb and resource.
 async fn apiserver_counts(admin: &Client, save_to: &Path) -> anyhow::Result<(f64, f64)> {
@@ -403,12 +233,7 @@ fn controller_command(c: &Contender, s: &Settings, dir: &Path) -> Command {
         format!("--kube-api-qps={}", s.qps),
         format!("--kube-api-burst={}", s.burst),
     ]);
-    if let Some(protobuf) = c.upstream {
-        command.arg("--use-service-account-credentials=false");
-        if !protobuf {
-            command.arg("--kube-api-content-type=application/json");
-        }
-    }
+    command.args(c.upstream_args());
     command
 }
 
@@ -524,17 +349,6 @@ async fn run(c: &Contender, s: &Settings, bin_dir: &Path, dir: PathBuf) -> anyho
         pod_creates: pods_after - pods_before,
         kubelet_lag: (median, lags.last().copied().unwrap_or_default()),
     })
-}
-
-fn command_output(program: &Path, arg: &str) -> Option<String> {
-    let out = Command::new(program).arg(arg).output().ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-fn clock_ticks() -> f64 {
-    command_output(Path::new("getconf"), "CLK_TCK")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(100.0)
 }
 
 fn print_table(s: &Settings, outcomes: &[Outcome]) {

@@ -14,7 +14,8 @@
 //! (or reuses the one named by `KCM_TESTENV`), and returns `None` only when the Kubernetes
 //! binaries are missing outside CI; with `CI=true` that is a failure.
 //!
-//! - [`env`]: start or reuse the control plane, clients, identities.
+//! - [`env`]: start or reuse the control plane, clients, identities; [`bench`]: contenders,
+//!   fresh control planes and /proc measurements for the benchmarks.
 //! - [`namespace`]: one fresh namespace per test.
 //! - [`nodes`] and [`pods`]: what kubelets and a scheduler would do (Ready nodes, binding,
 //!   Running/Ready status, finishing deletions); [`kubelet`] does all of it in the background.
@@ -26,6 +27,7 @@
 //!   and by a reaper if the test binary dies; [`upstream`] runs the upstream
 //!   kube-controller-manager with it.
 
+pub mod bench;
 pub mod env;
 pub mod kcm;
 pub mod kubelet;
