@@ -259,7 +259,7 @@ impl CachedPod {
     fn from_raw(raw: RawPod<'_>) -> Self {
         let mut pod = CachedPod::default();
         if let Some(meta) = raw.metadata {
-            pod.name = boxed(&meta.name);
+            pod.name = meta.name.as_ref().map_or_else(|| Arc::from(""), |n| Arc::from(&*n.0));
             pod.namespace = meta
                 .namespace
                 .as_ref()

@@ -79,7 +79,8 @@ pub struct ReadyCondition {
 /// A cached pod. See the module documentation for which controller reads which field.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CachedPod {
-    pub name: Box<str>,
+    /// Shared with the pod's cache key, so the cache and its indexes hold no copy of it.
+    pub name: Arc<str>,
     pub namespace: Arc<str>,
     pub uid: Box<str>,
     pub resource_version: Box<str>,
@@ -169,9 +170,9 @@ impl CachedPod {
         ready_at.is_ok_and(|at| at < now)
     }
 
-    /// The cache key: shares the namespace string, copies only the name.
+    /// The cache key: shares the pod's own namespace and name strings.
     pub fn key(&self) -> ObjectKey {
-        ObjectKey::from_shared(Some(Arc::clone(&self.namespace)), Arc::from(&*self.name))
+        ObjectKey::from_shared(Some(Arc::clone(&self.namespace)), Arc::clone(&self.name))
     }
 
     /// Converts a full pod through the same decoder the watch uses (tests and tools).
