@@ -16,4 +16,5 @@ pub mod informer;
 pub mod k8s;
 pub mod leader_election;
 pub mod metrics;
+pub mod token_bucket;
 pub mod workqueue;
