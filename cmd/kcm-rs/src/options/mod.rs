@@ -6,7 +6,8 @@
 //! until it returns `Ok`; every error carries the exit code the process should end with.
 //!
 //! Logging is not set up yet when this runs (its flags are parsed here), so non-fatal findings
-//! come back as [`Loaded::warnings`] for the caller to log once the subscriber exists.
+//! come back as [`Loaded::warnings`] (and [`Loaded::notices`], for info level) for the caller to
+//! log once the subscriber exists.
 
 pub mod config;
 pub mod config_file;
@@ -37,6 +38,9 @@ pub struct Loaded {
     pub controllers: Resolution,
     /// Non-fatal findings to log at warning level once logging is up.
     pub warnings: Vec<String>,
+    /// How values with an upstream meaning were read (e.g. `--kube-api-qps=0` is client-go's
+    /// default 5), to log at info level.
+    pub notices: Vec<String>,
 }
 
 /// Why the process must not start, and how it should exit.
@@ -150,10 +154,12 @@ where
         ));
     }
     warnings.extend(unimplemented::warning(&matches));
+    let notices = validate::notices(&config, &origins);
     Ok(Loaded {
         config,
         controllers: resolution,
         warnings,
+        notices,
     })
 }
 
