@@ -11,6 +11,7 @@
 pub mod client;
 pub mod events;
 pub mod expectations;
+pub mod features;
 pub mod health;
 pub mod informer;
 pub mod k8s;
