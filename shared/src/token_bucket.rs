@@ -135,8 +135,8 @@ fn wait_for_tokens(tokens: f64, qps: f64) -> Duration {
         return INF_DURATION;
     }
     let nanos = tokens / qps * 1e9;
-    // `!(x < max)` also catches NaN, which cannot arise here but must never reach the cast.
-    if !(nanos < INF_DURATION.as_nanos() as f64) {
+    // NaN cannot arise here, but must never reach the cast either.
+    if nanos.is_nan() || nanos >= INF_DURATION.as_nanos() as f64 {
         return INF_DURATION;
     }
     Duration::from_nanos(nanos as u64)

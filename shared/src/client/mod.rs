@@ -294,8 +294,8 @@ impl RateLimits {
         } else {
             self.burst
         };
-        // `!(qps > 0)` is true for NaN too, which client-go leaves unlimited.
-        if !(qps > 0.0) || qps == f32::INFINITY {
+        // client-go's `qps > 0` is false for NaN too, which it leaves unlimited.
+        if qps.is_nan() || qps <= 0.0 || qps == f32::INFINITY {
             return Ok(Throttling::Unlimited);
         }
         match u32::try_from(burst) {

@@ -10,6 +10,7 @@
 //! silently ignored: an unknown field, a wrong type or a bad duration is an error that names the
 //! file and the field path. Every field is optional; an absent field keeps its default.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -63,6 +64,10 @@ pub struct ConfigFile {
     pub pod_gc_controller: PodGcSection,
     #[serde(default, alias = "NamespaceController")]
     pub namespace_controller: NamespaceSection,
+    /// Gate name to value, like `--feature-gates` (kcm-rs extension: upstream's configuration
+    /// has no such field; the kubelet's has this one).
+    #[serde(default, alias = "FeatureGates")]
+    pub feature_gates: BTreeMap<String, bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

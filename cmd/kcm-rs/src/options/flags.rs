@@ -125,6 +125,16 @@ pub struct Flags {
     #[arg(long, value_name = "N", default_value_t = defaults::KUBE_API_BURST, allow_hyphen_values = true, help_heading = GENERIC)]
     pub kube_api_burst: i32,
 
+    #[arg(
+        long,
+        value_name = "NAME=BOOL,...",
+        action = ArgAction::Append,
+        allow_hyphen_values = true,
+        help = feature_gates_help(),
+        help_heading = GENERIC,
+    )]
+    pub feature_gates: Vec<String>,
+
     /// Give each controller its own ServiceAccount credentials (kube-system/<client-name>,
     /// tokens from the TokenRequest API) instead of the kubeconfig's.
     #[arg(long, value_name = "BOOL", default_value_t = false, value_parser = parse_go_bool,
@@ -260,6 +270,30 @@ fn controllers_help() -> String {
          (others are accepted and ignored with a warning): {}\nDisabled-by-default controllers: {}",
         join(false),
         join(true)
+    )
+}
+
+/// The `--feature-gates` help text: the syntax and the gates that change what kcm-rs does.
+fn feature_gates_help() -> String {
+    use kcm_shared::features::{EMULATION_VERSION, Feature, known_gate};
+
+    let honoured: Vec<String> = Feature::ALL
+        .iter()
+        .filter_map(|feature| known_gate(feature.name()))
+        .map(|gate| {
+            format!(
+                "{}=true|false ({} - default={})",
+                gate.name, gate.stage, gate.default
+            )
+        })
+        .collect();
+    format!(
+        "Comma-separated list of [kube:]Name=true|false pairs that describe feature gates; the \
+         flag can be repeated. Every gate kube-controller-manager {EMULATION_VERSION} knows is \
+         accepted with its checks (unknown gates and locked gates set away from their value are \
+         errors); AllAlpha/AllBeta set every alpha/beta gate not named. Gates kcm-rs honours:\n{}\n\
+         Other gates are accepted with a warning and have no effect.",
+        honoured.join("\n")
     )
 }
 

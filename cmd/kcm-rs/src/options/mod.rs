@@ -13,6 +13,7 @@ pub mod config;
 pub mod config_file;
 pub mod controllers;
 pub mod duration;
+pub mod feature_gates;
 pub mod flags;
 mod merge;
 pub mod setting;
@@ -125,6 +126,17 @@ where
     let (mut config, origins) = merge::merge(&flags, &matches, file);
 
     let mut problems = Vec::new();
+    let no_file_gates = Default::default();
+    let file_gates = file.map_or(&no_file_gates, |(_, content)| &content.feature_gates);
+    match feature_gates::parse_flag(&flags.feature_gates) {
+        Ok(from_flag) => {
+            match feature_gates::resolve(file_gates, file.map(|(path, _)| path), &from_flag) {
+                Ok(gates) => config.feature_gates = gates,
+                Err(errors) => problems.extend(errors),
+            }
+        }
+        Err(errors) => problems.extend(errors.into_iter().map(|e| format!("--feature-gates: {e}"))),
+    }
     let resolution =
         match controllers::resolve(&config.component.generic.controllers, KNOWN_CONTROLLERS) {
             Ok(resolution) => Some(resolution),
@@ -154,7 +166,9 @@ where
         ));
     }
     warnings.extend(unimplemented::warning(&matches));
-    let notices = validate::notices(&config, &origins);
+    warnings.extend(feature_gates::warnings(&config.feature_gates));
+    let mut notices = validate::notices(&config, &origins);
+    notices.extend(feature_gates::notice(&config.feature_gates));
     Ok(Loaded {
         config,
         controllers: resolution,
