@@ -15,7 +15,7 @@
 
 mod known;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 pub use known::{DEPENDENCIES, EMULATION_VERSION, KNOWN_GATES, MIN_COMPATIBILITY_VERSION};
@@ -173,15 +173,15 @@ impl FeatureGates {
         requests: impl IntoIterator<Item = (&'a str, bool)>,
     ) -> Result<FeatureGates, Vec<GateError>> {
         let mut errors = Vec::new();
+        let mut unknown = BTreeSet::new();
         let mut explicit: BTreeMap<&'static str, bool> = BTreeMap::new();
         let mut order: Vec<&'static str> = Vec::new();
         for (name, value) in requests {
             let Some(known) = known_gate(name) else {
-                let error = GateError::Unrecognized {
-                    name: name.to_owned(),
-                };
-                if !errors.contains(&error) {
-                    errors.push(error);
+                if unknown.insert(name) {
+                    errors.push(GateError::Unrecognized {
+                        name: name.to_owned(),
+                    });
                 }
                 continue;
             };

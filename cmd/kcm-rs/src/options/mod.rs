@@ -11,11 +11,13 @@
 
 pub mod config;
 pub mod config_file;
+mod config_guard;
 pub mod controllers;
 pub mod duration;
 pub mod feature_gates;
 pub mod flags;
 mod merge;
+pub mod ranges;
 pub mod setting;
 pub mod unimplemented;
 pub mod validate;
@@ -57,6 +59,9 @@ pub struct OptionsError {
 /// Exit code for a bad command line or configuration, as clap and cobra use.
 const USAGE_EXIT_CODE: i32 = 2;
 
+/// The most problems one start-up reports.
+const MAX_PROBLEMS: usize = 20;
+
 impl OptionsError {
     fn from_clap(err: clap::Error) -> Self {
         OptionsError {
@@ -65,11 +70,21 @@ impl OptionsError {
         }
     }
 
+    /// One `error:` line per problem, at most [`MAX_PROBLEMS`] of them: a file listing
+    /// thousands of bad entries must not produce megabytes of messages.
     fn invalid(problems: impl IntoIterator<Item = String>) -> Self {
-        let message = problems
-            .into_iter()
+        let problems: Vec<String> = problems.into_iter().collect();
+        let mut message: String = problems
+            .iter()
+            .take(MAX_PROBLEMS)
             .map(|problem| format!("error: {problem}\n"))
             .collect();
+        if problems.len() > MAX_PROBLEMS {
+            message.push_str(&format!(
+                "error: ... and {} more problems\n",
+                problems.len() - MAX_PROBLEMS
+            ));
+        }
         OptionsError {
             exit_code: USAGE_EXIT_CODE,
             message,
@@ -152,6 +167,9 @@ where
             }
         };
     problems.extend(validate::validate(&config, &origins));
+    let enabled = resolution.as_ref().map(|r| &r.enabled[..]);
+    let findings = ranges::check(&config, &origins, enabled);
+    problems.extend(findings.errors);
     let resolution = match resolution {
         Some(resolution) if problems.is_empty() => resolution,
         _ => return Err(OptionsError::invalid(problems)),
@@ -167,7 +185,8 @@ where
     }
     warnings.extend(unimplemented::warning(&matches));
     warnings.extend(feature_gates::warnings(&config.feature_gates));
-    let mut notices = validate::notices(&config, &origins);
+    warnings.extend(findings.warnings);
+    let mut notices = findings.notices;
     notices.extend(feature_gates::notice(&config.feature_gates));
     Ok(Loaded {
         config,
@@ -177,5 +196,7 @@ where
     })
 }
 
+#[cfg(test)]
+mod range_tests;
 #[cfg(test)]
 mod tests;

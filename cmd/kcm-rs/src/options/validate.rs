@@ -1,11 +1,10 @@
-//! Checks on the merged configuration, run before anything starts.
+//! Checks on the merged configuration that relate settings to each other (leader election
+//! timing, the TLS pair), run before anything starts; single values are [`super::ranges`]'.
 //!
 //! Every problem is collected (upstream aggregates its validation errors too) and each message
 //! names where the bad value came from: the flag, or the config file and field.
 
 use std::time::Duration;
-
-use kcm_shared::client::{RateLimits, Throttling};
 
 use super::config::KcmConfig;
 use super::setting::{Origins, Setting};
@@ -77,99 +76,11 @@ pub fn validate(config: &KcmConfig, origins: &Origins) -> Vec<String> {
         }
     }
 
-    let limits = client_limits(config);
-    if limits.qps.is_nan() {
-        error(Setting::KubeApiQps, "must be a number, got NaN".to_owned());
-    } else if limits.qps.is_infinite() {
-        // Rust parses an out-of-range float32 such as 1e39 as inf; pflag refuses it.
-        error(
-            Setting::KubeApiQps,
-            format!(
-                "must be a finite float32 (magnitude at most {:e}), got {}; a negative value means no limit",
-                f32::MAX,
-                limits.qps
-            ),
-        );
-    } else if let Err(negative) = limits.throttling() {
-        error(
-            Setting::KubeApiBurst,
-            format!(
-                "must not be negative while the QPS limits the clients (got {}; client-go would fail every request); 0 means client-go's default {}",
-                negative.burst,
-                RateLimits::DEFAULT_BURST
-            ),
-        );
-    }
-
-    for (setting, workers) in [
-        (
-            Setting::ConcurrentDeploymentSyncs,
-            component.deployment_controller.concurrent_deployment_syncs,
-        ),
-        (
-            Setting::ConcurrentEndpointSyncs,
-            component.endpoint_controller.concurrent_endpoint_syncs,
-        ),
-        (
-            Setting::ConcurrentRcSyncs,
-            component.replication_controller.concurrent_rc_syncs,
-        ),
-        (
-            Setting::ConcurrentReplicasetSyncs,
-            component.replica_set_controller.concurrent_rs_syncs,
-        ),
-        (
-            Setting::ConcurrentNamespaceSyncs,
-            component.namespace_controller.concurrent_namespace_syncs,
-        ),
-    ] {
-        if workers < 0 {
-            error(setting, format!("must not be negative, got {workers}"));
-        }
-    }
-
     let process = &config.process;
     if process.tls_cert_file.is_some() != process.tls_private_key_file.is_some() {
         errors.push("--tls-cert-file and --tls-private-key-file must be given together".to_owned());
     }
     errors
-}
-
-/// What the process should say at info level about how it reads the configuration: values
-/// that upstream gives a meaning other than their face value.
-pub fn notices(config: &KcmConfig, origins: &Origins) -> Vec<String> {
-    let mut notices = Vec::new();
-    let limits = client_limits(config);
-    let qps_at = origins.locate(Setting::KubeApiQps);
-    let burst_at = origins.locate(Setting::KubeApiBurst);
-    match limits.throttling() {
-        Ok(Throttling::Unlimited) if limits.qps < 0.0 => notices.push(format!(
-            "{qps_at}: {} is negative: the API clients have no client-side rate limit (as in client-go); the burst is unused",
-            limits.qps
-        )),
-        Ok(Throttling::Bucket { qps, burst }) => {
-            if limits.qps == 0.0 {
-                notices.push(format!(
-                    "{qps_at}: 0 means client-go's default: using {qps} queries per second per client"
-                ));
-            }
-            if limits.burst == 0 {
-                notices.push(format!(
-                    "{burst_at}: 0 means client-go's default: using a burst of {burst} per client"
-                ));
-            }
-        }
-        _ => {}
-    }
-    notices
-}
-
-fn client_limits(config: &KcmConfig) -> RateLimits {
-    let conn = &config.component.generic.client_connection;
-    RateLimits {
-        qps: conn.qps,
-        burst: conn.burst,
-    }
 }
 
 fn go(d: Duration) -> super::duration::GoDuration {
@@ -179,8 +90,6 @@ fn go(d: Duration) -> super::duration::GoDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::setting::Origin;
-    use std::path::PathBuf;
 
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
@@ -273,112 +182,12 @@ mod tests {
     }
 
     #[test]
-    fn negative_workers_name_the_file_field_when_they_came_from_the_file() {
-        let mut config = KcmConfig::default();
-        config.component.replication_controller.concurrent_rc_syncs = -1;
-        config
-            .component
-            .namespace_controller
-            .concurrent_namespace_syncs = -2;
-        // A negative threshold is meaningful: it turns terminated-pod GC off.
-        config
-            .component
-            .pod_gc_controller
-            .terminated_pod_gc_threshold = -1;
-        let mut origins = Origins::new(Some(PathBuf::from("/etc/kcm.yaml")));
-        origins.record(Setting::ConcurrentRcSyncs, Origin::File);
-        origins.record(Setting::ConcurrentNamespaceSyncs, Origin::CommandLine);
-        assert_eq!(
-            validate(&config, &origins),
-            [
-                "config file /etc/kcm.yaml: field replicationController.concurrentRCSyncs: must not be negative, got -1",
-                "--concurrent-namespace-syncs: must not be negative, got -2",
-            ]
-        );
-    }
-
-    #[test]
-    fn tls_files_come_in_pairs_and_qps_is_a_number() {
+    fn tls_files_come_in_pairs() {
         let mut config = KcmConfig::default();
         config.process.tls_cert_file = Some("/tls.crt".into());
-        config.component.generic.client_connection.qps = f32::NAN;
         assert_eq!(
             validate(&config, &Origins::default()),
-            [
-                "--kube-api-qps: must be a number, got NaN",
-                "--tls-cert-file and --tls-private-key-file must be given together",
-            ]
+            ["--tls-cert-file and --tls-private-key-file must be given together"]
         );
-    }
-
-    fn with_limits(qps: f32, burst: i32) -> KcmConfig {
-        let mut config = KcmConfig::default();
-        let conn = &mut config.component.generic.client_connection;
-        (conn.qps, conn.burst) = (qps, burst);
-        config
-    }
-
-    #[test]
-    fn client_limits_follow_client_go() {
-        let origins = Origins::default();
-        let valid: &[(f32, i32, &[&str])] = &[
-            (20.0, 30, &[]),
-            (
-                0.0,
-                0,
-                &[
-                    "--kube-api-qps: 0 means client-go's default: using 5 queries per second per client",
-                    "--kube-api-burst: 0 means client-go's default: using a burst of 10 per client",
-                ],
-            ),
-            (
-                -1.0,
-                -7,
-                &[
-                    "--kube-api-qps: -1 is negative: the API clients have no client-side rate limit (as in client-go); the burst is unused",
-                ],
-            ),
-            (1e-30, 1, &[]),
-            (f32::MAX, i32::MAX, &[]),
-        ];
-        for (qps, burst, want) in valid {
-            let config = with_limits(*qps, *burst);
-            assert_eq!(
-                validate(&config, &origins),
-                [] as [String; 0],
-                "{qps}/{burst}"
-            );
-            assert_eq!(notices(&config, &origins), *want, "{qps}/{burst}");
-        }
-        let invalid: &[(f32, i32, &str)] = &[
-            (f32::NAN, 30, "--kube-api-qps: must be a number, got NaN"),
-            (
-                f32::INFINITY,
-                30,
-                "--kube-api-qps: must be a finite float32 (magnitude at most 3.4028235e38), got inf; a negative value means no limit",
-            ),
-            (
-                f32::NEG_INFINITY,
-                30,
-                "--kube-api-qps: must be a finite float32 (magnitude at most 3.4028235e38), got -inf; a negative value means no limit",
-            ),
-            (
-                20.0,
-                -1,
-                "--kube-api-burst: must not be negative while the QPS limits the clients (got -1; client-go would fail every request); 0 means client-go's default 10",
-            ),
-            (
-                0.0,
-                i32::MIN,
-                "--kube-api-burst: must not be negative while the QPS limits the clients (got -2147483648; client-go would fail every request); 0 means client-go's default 10",
-            ),
-        ];
-        for (qps, burst, want) in invalid {
-            assert_eq!(
-                validate(&with_limits(*qps, *burst), &origins),
-                [*want],
-                "{qps}/{burst}"
-            );
-        }
     }
 }
