@@ -16,6 +16,7 @@ use kcm_controllers::{
 use kcm_shared::{
     client::ClientFactory,
     events::{self, EventRecorder},
+    features::FeatureGates,
     health::HealthChecks,
     informer::SharedInformerFactory,
     metrics::RUNNING_CONTROLLERS,
@@ -47,6 +48,12 @@ pub struct ControllerSetup {
     pub label: Option<String>,
     /// The factory to register with when several sets share one; `None` builds one per run.
     pub informers: Option<SharedInformers>,
+    /// `--feature-gates`, for the controllers to consult.
+    #[expect(
+        dead_code,
+        reason = "read once ControllerContext carries the gates to the controllers"
+    )]
+    pub feature_gates: Arc<FeatureGates>,
 }
 
 /// One informer factory for controller sets that start at different times (per-controller

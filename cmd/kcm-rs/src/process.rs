@@ -101,6 +101,7 @@ pub async fn run(loaded: Loaded) -> u8 {
         host: host.as_str().into(),
         label: None,
         informers: None,
+        feature_gates: Arc::new(config.feature_gates.clone()),
     };
     let leader_election = &config.component.generic.leader_election;
     let code = if !leader_election.leader_elect {

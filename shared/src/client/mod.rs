@@ -9,9 +9,12 @@
 //! With `--use-service-account-credentials`, [`ClientFactory::controller_client`] authenticates
 //! as the controller's own ServiceAccount instead (see [`service_account`]).
 //!
-//! The bucket follows `golang.org/x/time/rate` reservation semantics as client-go's
-//! `tokenBucketRateLimiter` uses them: a request always takes a token, the balance may go
-//! negative, and the request waits until its token would have been earned.
+//! The limits mean what they mean in client-go's `RESTClientFor` ([`RateLimits::throttling`]):
+//! a QPS of 0 is client-go's default 5 and a burst of 0 its default 10, a negative QPS means no
+//! limiter at all. The bucket is the crate's one [`TokenBucket`] (`golang.org/x/time/rate`
+//! reservation semantics): a request always takes a token, the balance may go negative, and the
+//! request waits until its token would have been earned. No QPS value can make it panic; a
+//! tiny one makes requests past the burst wait (practically) for ever, as client-go's do.
 
 pub mod service_account;
 
@@ -25,10 +28,11 @@ use std::{
 
 use http::{HeaderValue, Request, Response, header::USER_AGENT};
 use kube::{Client, Config, client::ClientBuilder, config::AuthInfo};
-use parking_lot::Mutex;
 use prometheus::{HistogramVec, IntCounterVec, register_histogram_vec, register_int_counter_vec};
 use tokio::time::{Instant, Sleep};
 use tower::{BoxError, Layer, Service};
+
+use crate::token_bucket::TokenBucket;
 
 /// Histogram buckets upstream uses for `rest_client_request_duration_seconds`.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -64,63 +68,18 @@ static RATE_LIMITER_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     .expect("rest_client_rate_limiter_duration_seconds registers once")
 });
 
-/// A token bucket: `qps` tokens per second, at most `burst` saved up.
-///
-/// A non-positive `qps` means "no limit", as a negative QPS does in client-go.
-#[derive(Debug)]
-pub struct TokenBucket {
-    qps: f64,
-    burst: f64,
-    state: Mutex<BucketState>,
-}
-
-#[derive(Debug)]
-struct BucketState {
-    tokens: f64,
-    updated: Instant,
-}
-
-impl TokenBucket {
-    /// A bucket that starts full, as `rate.NewLimiter` does.
-    pub fn new(qps: f64, burst: u32) -> Self {
-        let burst = f64::from(burst.max(1));
-        Self {
-            qps,
-            burst,
-            state: Mutex::new(BucketState {
-                tokens: burst,
-                updated: Instant::now(),
-            }),
-        }
-    }
-
-    /// Takes one token now and returns how long the caller must wait before using it.
-    pub fn reserve(&self) -> Duration {
-        if self.qps <= 0.0 {
-            return Duration::ZERO;
-        }
-        let mut state = self.state.lock();
-        let now = Instant::now();
-        let earned = now.saturating_duration_since(state.updated).as_secs_f64() * self.qps;
-        state.tokens = (state.tokens + earned).min(self.burst) - 1.0;
-        state.updated = now;
-        if state.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-state.tokens / self.qps)
-        }
-    }
-}
-
 /// Tower layer that throttles requests through a shared [`TokenBucket`] and records metrics.
+///
+/// Without a bucket (an unlimited client) requests pass at once and, as in client-go, no
+/// rate-limiter latency is recorded.
 #[derive(Clone, Debug)]
 pub struct ThrottleLayer {
-    bucket: Arc<TokenBucket>,
+    bucket: Option<Arc<TokenBucket>>,
     host: Arc<str>,
 }
 
 impl ThrottleLayer {
-    pub fn new(bucket: Arc<TokenBucket>, host: impl Into<Arc<str>>) -> Self {
+    pub fn new(bucket: Option<Arc<TokenBucket>>, host: impl Into<Arc<str>>) -> Self {
         Self {
             bucket,
             host: host.into(),
@@ -160,7 +119,7 @@ enum Permit {
 /// worker and the bucket gates every request of this client in arrival order.
 pub struct Throttle<S> {
     inner: S,
-    bucket: Arc<TokenBucket>,
+    bucket: Option<Arc<TokenBucket>>,
     host: Arc<str>,
     permit: Permit,
 }
@@ -179,7 +138,10 @@ where
         loop {
             match &mut self.permit {
                 Permit::None => {
-                    let delay = self.bucket.reserve();
+                    let delay = self
+                        .bucket
+                        .as_ref()
+                        .map_or(Duration::ZERO, |bucket| bucket.reserve());
                     let since = Instant::now();
                     self.permit = if delay.is_zero() {
                         Permit::Ready { waited: delay }
@@ -209,16 +171,20 @@ where
             // `call` without a successful `poll_ready` breaks the Service contract; don't
             // punish the request for it, but keep the bucket honest.
             _ => {
-                self.bucket.reserve();
+                if let Some(bucket) = &self.bucket {
+                    bucket.reserve();
+                }
                 Duration::ZERO
             }
         };
         let verb = verb_of(&req);
         let method = req.method().as_str().to_string();
         let host = self.host.clone();
-        RATE_LIMITER_DURATION
-            .with_label_values(&[verb, &*host])
-            .observe(waited.as_secs_f64());
+        if self.bucket.is_some() {
+            RATE_LIMITER_DURATION
+                .with_label_values(&[verb, &*host])
+                .observe(waited.as_secs_f64());
+        }
         if waited > Duration::from_secs(1) {
             tracing::debug!(?waited, uri = %req.uri(), "client-side throttling delayed a request");
         }
@@ -279,14 +245,68 @@ fn go_arch(arch: &str) -> &str {
     }
 }
 
-/// Per-client limits, mirroring `ClientConnection.{QPS,Burst}`.
+/// Per-client limits as configured, mirroring `ClientConnection.{QPS,Burst}` (and `rest.Config`):
+/// the raw values, 0 and negative included. [`Self::throttling`] says what they mean.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateLimits {
     pub qps: f32,
     pub burst: i32,
 }
 
+/// What a client does with its [`RateLimits`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Throttling {
+    /// No rate limiter: a negative QPS (client-go builds none), NaN (client-go's `qps > 0`
+    /// fails) or +inf (`rate.Inf`).
+    Unlimited,
+    /// A token bucket of `burst` refilling at `qps`, both positive and finite.
+    Bucket { qps: f32, burst: u32 },
+}
+
+/// A burst no client can live with.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[error(
+    "burst {burst} is negative while QPS {qps} limits the client: every request would fail \
+     (client-go: \"rate: Wait(n=1) exceeds limiter's burst {burst}\")"
+)]
+pub struct NegativeBurst {
+    pub qps: f32,
+    pub burst: i32,
+}
+
 impl RateLimits {
+    /// client-go's `rest.DefaultQPS`, used when QPS is 0.
+    pub const DEFAULT_QPS: f32 = 5.0;
+    /// client-go's `rest.DefaultBurst`, used when burst is 0.
+    pub const DEFAULT_BURST: i32 = 10;
+
+    /// `RESTClientFor`: QPS 0 becomes 5 and burst 0 becomes 10; a token bucket is built only
+    /// when QPS is then positive. A negative burst with a finite positive QPS makes client-go
+    /// fail every request, so it is refused here instead.
+    pub fn throttling(self) -> Result<Throttling, NegativeBurst> {
+        let qps = if self.qps == 0.0 {
+            Self::DEFAULT_QPS
+        } else {
+            self.qps
+        };
+        let burst = if self.burst == 0 {
+            Self::DEFAULT_BURST
+        } else {
+            self.burst
+        };
+        // client-go's `qps > 0` is false for NaN too, which it leaves unlimited.
+        if qps.is_nan() || qps <= 0.0 || qps == f32::INFINITY {
+            return Ok(Throttling::Unlimited);
+        }
+        match u32::try_from(burst) {
+            Ok(burst) => Ok(Throttling::Bucket { qps, burst }),
+            Err(_) => Err(NegativeBurst {
+                qps: self.qps,
+                burst: self.burst,
+            }),
+        }
+    }
+
     /// The namespace controller deletes whole namespaces and gets a larger budget upstream.
     pub fn scaled(self, qps_factor: f32, burst_factor: i32) -> Self {
         Self {
@@ -302,6 +322,12 @@ pub enum ClientError {
     UserAgent { name: String },
     #[error("building the API client for {name:?}: {source}")]
     Build { name: String, source: kube::Error },
+    #[error("API client for {name:?}: {source}")]
+    RateLimits {
+        name: String,
+        #[source]
+        source: NegativeBurst,
+    },
 }
 
 /// Who the controllers' clients authenticate as.
@@ -427,10 +453,18 @@ impl ClientFactory {
             .authority()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        let bucket = Arc::new(TokenBucket::new(
-            f64::from(limits.qps),
-            u32::try_from(limits.burst).unwrap_or(1),
-        ));
+        let bucket = match limits.throttling() {
+            Ok(Throttling::Unlimited) => None,
+            Ok(Throttling::Bucket { qps, burst }) => {
+                Some(Arc::new(TokenBucket::new(f64::from(qps), burst)))
+            }
+            Err(source) => {
+                return Err(ClientError::RateLimits {
+                    name: name.to_string(),
+                    source,
+                });
+            }
+        };
         let builder = ClientBuilder::try_from(config).map_err(|source| ClientError::Build {
             name: name.to_string(),
             source,
@@ -446,32 +480,6 @@ impl ClientFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn bucket_allows_burst_then_spaces_requests() {
-        let bucket = TokenBucket::new(10.0, 3);
-        for _ in 0..3 {
-            assert_eq!(bucket.reserve(), Duration::ZERO);
-        }
-        // The fourth token is owed: 1 token at 10 qps = 100ms.
-        assert_eq!(bucket.reserve(), Duration::from_millis(100));
-        // The fifth queues behind the fourth.
-        assert_eq!(bucket.reserve(), Duration::from_millis(200));
-        tokio::time::advance(Duration::from_secs(10)).await;
-        // Refill is capped at burst.
-        for _ in 0..3 {
-            assert_eq!(bucket.reserve(), Duration::ZERO);
-        }
-        assert!(bucket.reserve() > Duration::ZERO);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn non_positive_qps_is_unlimited() {
-        let bucket = TokenBucket::new(-1.0, 1);
-        for _ in 0..1000 {
-            assert_eq!(bucket.reserve(), Duration::ZERO);
-        }
-    }
 
     #[derive(Clone)]
     struct Echo;
@@ -491,7 +499,7 @@ mod tests {
     async fn throttle_delays_requests_beyond_the_burst() {
         use tower::ServiceExt;
         let bucket = Arc::new(TokenBucket::new(5.0, 2));
-        let mut svc = ThrottleLayer::new(bucket, "test-throttle:1").layer(Echo);
+        let mut svc = ThrottleLayer::new(Some(bucket), "test-throttle:1").layer(Echo);
         let start = Instant::now();
         for _ in 0..4 {
             let req = Request::get("/api/v1/pods").body(()).expect("request");
@@ -508,6 +516,113 @@ mod tests {
             .with_label_values(&["200", "GET", "test-throttle:1"])
             .get();
         assert_eq!(counted, 4);
+    }
+
+    async fn send(svc: &mut Throttle<Echo>) {
+        use tower::ServiceExt;
+        let req = Request::get("/api/v1/pods").body(()).expect("request");
+        svc.ready()
+            .await
+            .expect("ready")
+            .call(req)
+            .await
+            .expect("response");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tiny_qps_stalls_requests_past_the_burst_without_panicking() {
+        // --kube-api-qps=1e-30 used to panic the client's worker in Duration::from_secs_f64 on
+        // the first throttled request. Now the request just waits, as client-go's would.
+        let limits = RateLimits {
+            qps: 1e-30,
+            burst: 2,
+        };
+        let Ok(Throttling::Bucket { qps, burst }) = limits.throttling() else {
+            panic!("{limits:?} must give a bucket");
+        };
+        let bucket = Arc::new(TokenBucket::new(f64::from(qps), burst));
+        let mut svc = ThrottleLayer::new(Some(bucket), "test-tiny-qps:1").layer(Echo);
+        send(&mut svc).await;
+        send(&mut svc).await;
+        let third = tokio::time::timeout(Duration::from_secs(86_400 * 365), send(&mut svc)).await;
+        assert!(
+            third.is_err(),
+            "the third request must still be waiting a year later"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unlimited_client_never_waits_and_records_no_limiter_latency() {
+        let mut svc = ThrottleLayer::new(None, "test-unlimited:1").layer(Echo);
+        let start = Instant::now();
+        for _ in 0..1000 {
+            send(&mut svc).await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        let observed = RATE_LIMITER_DURATION
+            .with_label_values(&["GET", "test-unlimited:1"])
+            .get_sample_count();
+        assert_eq!(observed, 0);
+    }
+
+    #[test]
+    fn limits_mean_what_they_mean_in_client_go() {
+        let bucket = |qps, burst| Ok(Throttling::Bucket { qps, burst });
+        let cases: &[(f32, i32, Result<Throttling, NegativeBurst>)] = &[
+            (20.0, 30, bucket(20.0, 30)),
+            // rest.DefaultQPS / rest.DefaultBurst stand in for zeros.
+            (0.0, 0, bucket(5.0, 10)),
+            (0.0, 30, bucket(5.0, 30)),
+            (20.0, 0, bucket(20.0, 10)),
+            (-0.0, 7, bucket(5.0, 7)),
+            // A negative QPS: no rate limiter at all, whatever the burst.
+            (-1.0, 30, Ok(Throttling::Unlimited)),
+            (-1.0, -5, Ok(Throttling::Unlimited)),
+            (f32::NEG_INFINITY, 0, Ok(Throttling::Unlimited)),
+            (f32::NAN, 30, Ok(Throttling::Unlimited)),
+            (f32::INFINITY, -1, Ok(Throttling::Unlimited)),
+            (1e-30, 1, bucket(1e-30, 1)),
+            (f32::MAX, i32::MAX, bucket(f32::MAX, i32::MAX as u32)),
+            (
+                20.0,
+                -1,
+                Err(NegativeBurst {
+                    qps: 20.0,
+                    burst: -1,
+                }),
+            ),
+            (
+                0.0,
+                i32::MIN,
+                Err(NegativeBurst {
+                    qps: 0.0,
+                    burst: i32::MIN,
+                }),
+            ),
+        ];
+        for (qps, burst, want) in cases {
+            let got = RateLimits {
+                qps: *qps,
+                burst: *burst,
+            }
+            .throttling();
+            assert_eq!(&got, want, "qps {qps} burst {burst}");
+        }
+    }
+
+    #[test]
+    fn a_negative_burst_is_a_client_error_not_a_panic() {
+        let config = Config::new("https://127.0.0.1:6443".parse().expect("url"));
+        let limits = RateLimits {
+            qps: 20.0,
+            burst: -3,
+        };
+        let factory = ClientFactory::new(config, limits, "0.1.0");
+        let err = factory
+            .client_for("replicaset-controller")
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("burst -3 is negative"), "{err}");
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //! stops growing at one minute.
 //!
 //! Limiters measure time with [`tokio::time::Instant`], so tests with paused time control them.
+//! The bucket is [`crate::token_bucket`], shared with the API clients' QPS limit.
 
 use std::{collections::HashMap, hash::Hash, time::Duration};
 
 use parking_lot::Mutex;
-use tokio::time::Instant;
+
+use crate::token_bucket::TokenBucket;
 
 /// Decides the delay of a rate-limited re-add (client-go `TypedRateLimiter`).
 pub trait RateLimiter<T>: Send + Sync {
@@ -78,67 +80,27 @@ impl<T: Eq + Hash + Clone + Send + Sync> RateLimiter<T> for ItemExponentialFailu
 }
 
 /// An overall token bucket shared by all keys (client-go `BucketRateLimiter` around
-/// `rate.NewLimiter(qps, burst)`).
+/// `rate.NewLimiter(qps, burst)`): the crate's one [`TokenBucket`].
 ///
 /// Every call reserves one token, even if none is available: the balance goes negative and the
 /// caller is told how long until its token will have been refilled. So after the burst is spent,
-/// successive calls at the same instant get delays `1/qps`, `2/qps`, ...
+/// successive calls at the same instant get delays `1/qps`, `2/qps`, ... A reservation that can
+/// never be honoured returns [`INF_DURATION`](crate::token_bucket::INF_DURATION), which the
+/// delaying queue caps at its far future.
 pub struct Bucket {
-    qps: f64,
-    burst: u32,
-    state: Mutex<BucketState>,
-}
-
-struct BucketState {
-    tokens: f64,
-    /// When `tokens` was last brought up to date; `None` before the first reservation, when the
-    /// bucket is full.
-    last: Option<Instant>,
+    bucket: TokenBucket,
 }
 
 impl Bucket {
+    /// Any `qps` is safe; see [`TokenBucket`] for what the odd ones mean.
     pub fn new(qps: f64, burst: u32) -> Self {
         Self {
-            qps,
-            burst,
-            state: Mutex::new(BucketState {
-                tokens: 0.0,
-                last: None,
-            }),
+            bucket: TokenBucket::new(qps, burst),
         }
     }
 
-    /// Takes one token and returns how long until it is really available
-    /// (`Limiter.Reserve().Delay()`). A reservation that can never be honoured (no burst, or no
-    /// refill while in debt) takes nothing and returns [`Duration::MAX`], Go's `InfDuration`.
     fn reserve(&self) -> Duration {
-        if self.qps.is_infinite() {
-            return Duration::ZERO;
-        }
-        let now = Instant::now();
-        let mut state = self.state.lock();
-        let burst = f64::from(self.burst);
-        // `advance`: refill for the time elapsed, never above the burst.
-        let available = match state.last {
-            None => burst,
-            Some(last) => {
-                let elapsed = now.saturating_duration_since(last).as_secs_f64();
-                (state.tokens + elapsed * self.qps).min(burst)
-            }
-        };
-        state.last = Some(now);
-        let remaining = available - 1.0;
-        if remaining >= 0.0 {
-            state.tokens = remaining;
-            return Duration::ZERO;
-        }
-        if self.burst == 0 || self.qps <= 0.0 {
-            state.tokens = available;
-            return Duration::MAX;
-        }
-        state.tokens = remaining;
-        // Go converts float seconds to a Duration by truncating to whole nanoseconds.
-        Duration::from_nanos((-remaining / self.qps * 1e9) as u64)
+        self.bucket.reserve()
     }
 }
 
@@ -283,6 +245,22 @@ mod tests {
         assert_eq!(bucket.when(&"a"), Duration::ZERO);
         assert_eq!(bucket.when(&"b"), Duration::from_secs(1));
         assert_eq!(RateLimiter::<&str>::num_requeues(&bucket, &"a"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bucket_survives_any_rate() {
+        use crate::token_bucket::INF_DURATION;
+        for qps in [1e-30, 0.0, -1.0, f64::NEG_INFINITY] {
+            let bucket = Bucket::new(qps, 1);
+            assert_eq!(bucket.when(&()), Duration::ZERO, "{qps}");
+            assert_eq!(bucket.when(&()), INF_DURATION, "{qps}");
+        }
+        for qps in [1e308, f64::INFINITY, f64::NAN] {
+            let bucket = Bucket::new(qps, 1);
+            for _ in 0..3 {
+                assert_eq!(bucket.when(&()), Duration::ZERO, "{qps}");
+            }
+        }
     }
 
     #[tokio::test(start_paused = true)]

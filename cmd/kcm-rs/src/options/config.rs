@@ -6,10 +6,12 @@
 //! strings. Settings upstream keeps outside that type (kubeconfig, serving, logging) and kcm-rs
 //! extensions live in [`ProcessConfig`], which `/configz` does not show.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use kcm_shared::features::FeatureGates;
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 
@@ -23,13 +25,21 @@ pub struct KcmConfig {
     pub component: ComponentConfig,
     /// Process settings that are not part of upstream's component configuration.
     pub process: ProcessConfig,
+    /// `--feature-gates` and the file's `featureGates`, checked as upstream checks them.
+    pub feature_gates: FeatureGates,
 }
 
 impl KcmConfig {
-    /// The `/configz` document: `{"kubecontrollermanager.config.k8s.io": <component config>}`.
+    /// The `/configz` document: `{"kubecontrollermanager.config.k8s.io": <component config>,
+    /// "featureGates": {...}}`.
+    ///
+    /// Upstream's configuration has no feature gates (its `/flagz` shows the flag instead), so
+    /// they are a second `/configz` entry, as `/configz` holds one per registered name: the
+    /// effective value of each gate kcm-rs honours, and every gate that was set.
     pub fn configz(&self) -> Configz<'_> {
         Configz {
             config: &self.component,
+            feature_gates: self.feature_gates.summary(),
         }
     }
 }
@@ -39,6 +49,8 @@ impl KcmConfig {
 pub struct Configz<'a> {
     #[serde(rename = "kubecontrollermanager.config.k8s.io")]
     config: &'a ComponentConfig,
+    #[serde(rename = "featureGates")]
+    feature_gates: BTreeMap<&'static str, bool>,
 }
 
 /// `KubeControllerManagerConfiguration`, limited to the sections kcm-rs uses.
@@ -230,6 +242,7 @@ impl Default for KcmConfig {
                 controller_shutdown_timeout: defaults::CONTROLLER_SHUTDOWN_TIMEOUT,
                 leader_elect_per_controller: false,
             },
+            feature_gates: FeatureGates::default(),
         }
     }
 }
@@ -330,6 +343,7 @@ mod tests {
     fn configz_has_upstreams_shape_and_default_values() {
         let got = serde_json::to_value(KcmConfig::default().configz()).unwrap();
         let want = json!({
+            "featureGates": {"DeploymentReplicaSetTerminatingReplicas": true, "PodDeletionCost": true},
             "kubecontrollermanager.config.k8s.io": {
                 "Generic": {
                     "Port": 0,

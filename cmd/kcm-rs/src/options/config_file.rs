@@ -10,12 +10,13 @@
 //! silently ignored: an unknown field, a wrong type or a bad duration is an error that names the
 //! file and the field path. Every field is optional; an absent field keeps its default.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::duration;
+use super::{config_guard, duration};
 
 pub const API_VERSION: &str = "kubecontrollermanager.config.k8s.io/v1alpha1";
 pub const KIND: &str = "KubeControllerManagerConfiguration";
@@ -63,6 +64,10 @@ pub struct ConfigFile {
     pub pod_gc_controller: PodGcSection,
     #[serde(default, alias = "NamespaceController")]
     pub namespace_controller: NamespaceSection,
+    /// Gate name to value, like `--feature-gates` (kcm-rs extension: upstream's configuration
+    /// has no such field; the kubelet's has this one).
+    #[serde(default, alias = "FeatureGates")]
+    pub feature_gates: BTreeMap<String, bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -199,15 +204,24 @@ pub struct NamespaceSection {
     pub concurrent_namespace_syncs: Option<i32>,
 }
 
-/// Reads and parses `path`.
+/// Reads and parses `path` (at most [`config_guard::MAX_BYTES`] of it).
 pub fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| ConfigFileError::new(path, None, format_args!("cannot read: {err}")))?;
+    let text = config_guard::read(path).map_err(|err| ConfigFileError::new(path, None, err))?;
     parse(path, &text)
 }
 
 /// Parses file content; `path` is used only in error messages.
+///
+/// In order: the size and nesting bounds, one YAML mapping, its `apiVersion` and `kind`, and
+/// only then the fields, so a file of another kind is reported as such rather than as a list
+/// of unknown fields.
 pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
+    let guard = |err: config_guard::GuardError| ConfigFileError::new(path, None, err);
+    config_guard::check_shape(text).map_err(guard)?;
+    let meta = config_guard::type_meta(text).map_err(guard)?;
+    check_type_meta(path, "apiVersion", meta.api_version.as_deref(), API_VERSION)?;
+    check_type_meta(path, "kind", meta.kind.as_deref(), KIND)?;
+
     let deserializer = serde_yaml::Deserializer::from_str(text);
     let file: ConfigFile = serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let field = err.path().to_string();
@@ -215,11 +229,27 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigFileError> {
         let field = (field != ".").then_some(field);
         let reason = err.inner().to_string();
         let reason = only_primary_names(without_yaml_path(&reason, field.as_deref()));
-        ConfigFileError::new(path, field.as_deref(), reason)
+        // The path holds the offending key itself when the key is unknown: bound it too.
+        let field = field.map(|field| config_guard::elide_path(&field));
+        ConfigFileError::new(
+            path,
+            field.as_deref(),
+            config_guard::elide(&with_ranges(&reason)),
+        )
     })?;
     check_type_meta(path, "apiVersion", file.api_version.as_deref(), API_VERSION)?;
     check_type_meta(path, "kind", file.kind.as_deref(), KIND)?;
     Ok(file)
+}
+
+/// serde names the Rust type a number did not fit; say what range that is.
+fn with_ranges(message: &str) -> String {
+    message
+        .replace(
+            "expected i32",
+            "expected a whole number from -2147483648 to 2147483647",
+        )
+        .replace("expected f32", "expected a number")
 }
 
 /// serde_yaml starts its messages with its own, sometimes shorter, idea of the path
@@ -395,7 +425,7 @@ mod tests {
             ),
             (
                 "generic:\n  clientConnection:\n    qps: fast\n",
-                "field generic.clientConnection.qps: invalid type: string \"fast\", expected f32",
+                "field generic.clientConnection.qps: invalid type: string \"fast\", expected a number",
             ),
             (
                 "deploymentController:\n  concurrentDeploymentSyncs: five\n",

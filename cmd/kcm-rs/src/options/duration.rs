@@ -13,6 +13,8 @@ use std::time::Duration;
 
 /// Go's `time.Duration` holds at most `i64::MAX` nanoseconds (about 292 years).
 const MAX_NANOS: u128 = i64::MAX as u128;
+/// The longest Go duration, `2562047h47m16.854775807s`.
+pub const MAX: Duration = Duration::from_nanos(i64::MAX as u64);
 
 const NANOSECOND: u64 = 1;
 const MICROSECOND: u64 = 1_000 * NANOSECOND;
@@ -82,7 +84,12 @@ pub fn parse(input: &str) -> Result<Duration, ParseDurationError> {
         return Err(ParseDurationError::new(input, "empty duration"));
     }
 
-    let overflow = || ParseDurationError::new(input, "overflows the maximum duration");
+    let overflow = || {
+        ParseDurationError::new(
+            input,
+            "out of range: at most 2562047h47m16.854775807s (Go's time.Duration)",
+        )
+    };
     let mut total: u128 = 0;
     while !rest.is_empty() {
         let (whole, after_whole) = leading_int(rest).ok_or_else(overflow)?;
@@ -133,7 +140,10 @@ pub fn parse(input: &str) -> Result<Duration, ParseDurationError> {
         }
     }
     if negative && total > 0 {
-        return Err(ParseDurationError::new(input, "must not be negative"));
+        return Err(ParseDurationError::new(
+            input,
+            "must not be negative (from 0s to 2562047h47m16.854775807s)",
+        ));
     }
     if total > MAX_NANOS {
         return Err(overflow());
@@ -346,9 +356,15 @@ mod tests {
             ("1S", "unknown unit \"S\""),
             ("1 s", "unknown unit \" s\""),
             ("-5s", "must not be negative"),
-            ("9223372036854775808ns", "overflows"),
-            ("9223372036854775807ns1ns", "overflows"),
-            ("3000000h", "overflows"),
+            (
+                "9223372036854775808ns",
+                "out of range: at most 2562047h47m16.854775807s",
+            ),
+            (
+                "9223372036854775807ns1ns",
+                "out of range: at most 2562047h47m16.854775807s",
+            ),
+            ("3000000h", "out of range: at most 2562047h47m16.854775807s"),
         ];
         for (input, reason) in cases {
             let err = parse(input).expect_err(input).to_string();

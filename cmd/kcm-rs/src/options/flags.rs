@@ -118,12 +118,22 @@ pub struct Flags {
     pub controller_shutdown_timeout: GoDuration,
 
     /// QPS to use while talking with the Kubernetes API server (per controller client).
-    #[arg(long, value_name = "QPS", allow_hyphen_values = true, default_value_t = defaults::KUBE_API_QPS, help_heading = GENERIC)]
+    #[arg(long, value_name = "QPS", allow_hyphen_values = true, value_parser = parse_f32, default_value_t = defaults::KUBE_API_QPS, help_heading = GENERIC)]
     pub kube_api_qps: f32,
 
     /// Burst to use while talking with the Kubernetes API server (per controller client).
-    #[arg(long, value_name = "N", default_value_t = defaults::KUBE_API_BURST, allow_hyphen_values = true, help_heading = GENERIC)]
+    #[arg(long, value_name = "N", value_parser = parse_i32, default_value_t = defaults::KUBE_API_BURST, allow_hyphen_values = true, help_heading = GENERIC)]
     pub kube_api_burst: i32,
+
+    #[arg(
+        long,
+        value_name = "NAME=BOOL,...",
+        action = ArgAction::Append,
+        allow_hyphen_values = true,
+        help = feature_gates_help(),
+        help_heading = GENERIC,
+    )]
+    pub feature_gates: Vec<String>,
 
     /// Give each controller its own ServiceAccount credentials (kube-system/<client-name>,
     /// tokens from the TokenRequest API) instead of the kubeconfig's.
@@ -175,7 +185,7 @@ pub struct Flags {
     pub bind_address: IpAddr,
 
     /// The port on which to serve HTTPS with authentication and authorization. 0 disables HTTPS.
-    #[arg(long, value_name = "PORT", allow_hyphen_values = true, default_value_t = defaults::SECURE_PORT, help_heading = SERVING)]
+    #[arg(long, value_name = "PORT", allow_hyphen_values = true, value_parser = parse_port, default_value_t = defaults::SECURE_PORT, help_heading = SERVING)]
     pub secure_port: u16,
 
     /// File containing the default x509 certificate for HTTPS (CA cert, if any, concatenated after
@@ -188,11 +198,11 @@ pub struct Flags {
     pub tls_private_key_file: Option<PathBuf>,
 
     /// The number of concurrent Deployment syncs. More is more responsive, at more CPU and network load.
-    #[arg(long, value_name = "N", default_value_t = defaults::CONCURRENT_DEPLOYMENT_SYNCS, allow_hyphen_values = true, help_heading = CONTROLLERS)]
+    #[arg(long, value_name = "N", value_parser = parse_i32, default_value_t = defaults::CONCURRENT_DEPLOYMENT_SYNCS, allow_hyphen_values = true, help_heading = CONTROLLERS)]
     pub concurrent_deployment_syncs: i32,
 
     /// The number of endpoint syncing operations done concurrently.
-    #[arg(long, value_name = "N", default_value_t = defaults::CONCURRENT_ENDPOINT_SYNCS, allow_hyphen_values = true, help_heading = CONTROLLERS)]
+    #[arg(long, value_name = "N", value_parser = parse_i32, default_value_t = defaults::CONCURRENT_ENDPOINT_SYNCS, allow_hyphen_values = true, help_heading = CONTROLLERS)]
     pub concurrent_endpoint_syncs: i32,
 
     /// How long to batch pod-triggered endpoint updates; 0 syncs on every pod change.
@@ -200,16 +210,16 @@ pub struct Flags {
     pub endpoint_updates_batch_period: GoDuration,
 
     /// The number of ReplicationControllers synced concurrently.
-    #[arg(long, value_name = "N", default_value_t = defaults::CONCURRENT_RC_SYNCS, allow_hyphen_values = true, help_heading = CONTROLLERS)]
+    #[arg(long, value_name = "N", value_parser = parse_i32, default_value_t = defaults::CONCURRENT_RC_SYNCS, allow_hyphen_values = true, help_heading = CONTROLLERS)]
     pub concurrent_rc_syncs: i32,
 
     /// The number of ReplicaSets synced concurrently.
-    #[arg(long, value_name = "N", default_value_t = defaults::CONCURRENT_REPLICASET_SYNCS, allow_hyphen_values = true, help_heading = CONTROLLERS)]
+    #[arg(long, value_name = "N", value_parser = parse_i32, default_value_t = defaults::CONCURRENT_REPLICASET_SYNCS, allow_hyphen_values = true, help_heading = CONTROLLERS)]
     pub concurrent_replicaset_syncs: i32,
 
     /// Number of terminated pods that can exist before the terminated pod garbage collector
     /// starts deleting them. If <= 0, terminated pods are not garbage collected.
-    #[arg(long, value_name = "N", default_value_t = defaults::TERMINATED_POD_GC_THRESHOLD, allow_hyphen_values = true, help_heading = CONTROLLERS)]
+    #[arg(long, value_name = "N", value_parser = parse_i32, default_value_t = defaults::TERMINATED_POD_GC_THRESHOLD, allow_hyphen_values = true, help_heading = CONTROLLERS)]
     pub terminated_pod_gc_threshold: i32,
 
     /// The period for syncing namespace life-cycle updates.
@@ -217,11 +227,11 @@ pub struct Flags {
     pub namespace_sync_period: GoDuration,
 
     /// The number of namespace objects synced concurrently.
-    #[arg(long, value_name = "N", default_value_t = defaults::CONCURRENT_NAMESPACE_SYNCS, allow_hyphen_values = true, help_heading = CONTROLLERS)]
+    #[arg(long, value_name = "N", value_parser = parse_i32, default_value_t = defaults::CONCURRENT_NAMESPACE_SYNCS, allow_hyphen_values = true, help_heading = CONTROLLERS)]
     pub concurrent_namespace_syncs: i32,
 
     /// Log level verbosity (klog -v).
-    #[arg(short = 'v', long = "v", value_name = "LEVEL", allow_hyphen_values = true, default_value_t = 0, help_heading = LOGS)]
+    #[arg(short = 'v', long = "v", value_name = "LEVEL", allow_hyphen_values = true, value_parser = parse_verbosity, default_value_t = 0, help_heading = LOGS)]
     pub v: u32,
 
     /// Log format.
@@ -261,6 +271,74 @@ fn controllers_help() -> String {
         join(false),
         join(true)
     )
+}
+
+/// The `--feature-gates` help text: the syntax and the gates that change what kcm-rs does.
+fn feature_gates_help() -> String {
+    use kcm_shared::features::{EMULATION_VERSION, Feature, known_gate};
+
+    let honoured: Vec<String> = Feature::ALL
+        .iter()
+        .filter_map(|feature| known_gate(feature.name()))
+        .map(|gate| {
+            format!(
+                "{}=true|false ({} - default={})",
+                gate.name, gate.stage, gate.default
+            )
+        })
+        .collect();
+    format!(
+        "Comma-separated list of [kube:]Name=true|false pairs that describe feature gates; the \
+         flag can be repeated. Every gate kube-controller-manager {EMULATION_VERSION} knows is \
+         accepted with its checks (unknown gates and locked gates set away from their value are \
+         errors); AllAlpha/AllBeta set every alpha/beta gate not named. Gates kcm-rs honours:\n{}\n\
+         Other gates are accepted with a warning and have no effect.",
+        honoured.join("\n")
+    )
+}
+
+/// An int32 flag (pflag's `Int32`), with the range in the message.
+pub(super) fn parse_i32(value: &str) -> Result<i32, String> {
+    value.trim().parse().map_err(|_| {
+        format!(
+            "{value:?} is not a whole number from {} to {}",
+            i32::MIN,
+            i32::MAX
+        )
+    })
+}
+
+/// A float32 flag (pflag's `Float32`, Go's `ParseFloat(s, 32)`): a value beyond float32's range
+/// is an error, not infinity. NaN and infinity spelled out parse, for validation to name.
+pub(super) fn parse_f32(value: &str) -> Result<f32, String> {
+    let parsed: f32 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number"))?;
+    if parsed.is_infinite() && !value.to_ascii_lowercase().contains("inf") {
+        return Err(format!(
+            "{value:?} is out of range for a float32 (magnitude at most {:e})",
+            f32::MAX
+        ));
+    }
+    Ok(parsed)
+}
+
+/// A TCP port; 0 turns the listener off.
+fn parse_port(value: &str) -> Result<u16, String> {
+    value.trim().parse().map_err(|_| {
+        format!("{value:?} is not a port number from 0 to 65535 (0 turns HTTPS serving off)")
+    })
+}
+
+/// klog's `-v` (a `Level`, an int32), from 0 up.
+fn parse_verbosity(value: &str) -> Result<u32, String> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|v| i32::try_from(*v).is_ok())
+        .ok_or_else(|| format!("{value:?} is not a log level from 0 to {}", i32::MAX))
 }
 
 /// Go's `strconv.ParseBool`, which pflag uses for boolean flags.

@@ -194,7 +194,16 @@ pub fn merge(
         leader_elect_per_controller: flags.leader_elect_per_controller,
     };
 
-    (KcmConfig { component, process }, p.origins)
+    // Feature gates are checked as a whole (dependencies span gates); `load` fills them in.
+    let feature_gates = Default::default();
+    (
+        KcmConfig {
+            component,
+            process,
+            feature_gates,
+        },
+        p.origins,
+    )
 }
 
 fn non_empty(value: &str) -> Option<&str> {

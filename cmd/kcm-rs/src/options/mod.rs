@@ -6,14 +6,18 @@
 //! until it returns `Ok`; every error carries the exit code the process should end with.
 //!
 //! Logging is not set up yet when this runs (its flags are parsed here), so non-fatal findings
-//! come back as [`Loaded::warnings`] for the caller to log once the subscriber exists.
+//! come back as [`Loaded::warnings`] (and [`Loaded::notices`], for info level) for the caller to
+//! log once the subscriber exists.
 
 pub mod config;
 pub mod config_file;
+mod config_guard;
 pub mod controllers;
 pub mod duration;
+pub mod feature_gates;
 pub mod flags;
 mod merge;
+pub mod ranges;
 pub mod setting;
 pub mod unimplemented;
 pub mod validate;
@@ -37,6 +41,9 @@ pub struct Loaded {
     pub controllers: Resolution,
     /// Non-fatal findings to log at warning level once logging is up.
     pub warnings: Vec<String>,
+    /// How values with an upstream meaning were read (e.g. `--kube-api-qps=0` is client-go's
+    /// default 5), to log at info level.
+    pub notices: Vec<String>,
 }
 
 /// Why the process must not start, and how it should exit.
@@ -52,6 +59,9 @@ pub struct OptionsError {
 /// Exit code for a bad command line or configuration, as clap and cobra use.
 const USAGE_EXIT_CODE: i32 = 2;
 
+/// The most problems one start-up reports.
+const MAX_PROBLEMS: usize = 20;
+
 impl OptionsError {
     fn from_clap(err: clap::Error) -> Self {
         OptionsError {
@@ -60,11 +70,21 @@ impl OptionsError {
         }
     }
 
+    /// One `error:` line per problem, at most [`MAX_PROBLEMS`] of them: a file listing
+    /// thousands of bad entries must not produce megabytes of messages.
     fn invalid(problems: impl IntoIterator<Item = String>) -> Self {
-        let message = problems
-            .into_iter()
+        let problems: Vec<String> = problems.into_iter().collect();
+        let mut message: String = problems
+            .iter()
+            .take(MAX_PROBLEMS)
             .map(|problem| format!("error: {problem}\n"))
             .collect();
+        if problems.len() > MAX_PROBLEMS {
+            message.push_str(&format!(
+                "error: ... and {} more problems\n",
+                problems.len() - MAX_PROBLEMS
+            ));
+        }
         OptionsError {
             exit_code: USAGE_EXIT_CODE,
             message,
@@ -121,6 +141,17 @@ where
     let (mut config, origins) = merge::merge(&flags, &matches, file);
 
     let mut problems = Vec::new();
+    let no_file_gates = Default::default();
+    let file_gates = file.map_or(&no_file_gates, |(_, content)| &content.feature_gates);
+    match feature_gates::parse_flag(&flags.feature_gates) {
+        Ok(from_flag) => {
+            match feature_gates::resolve(file_gates, file.map(|(path, _)| path), &from_flag) {
+                Ok(gates) => config.feature_gates = gates,
+                Err(errors) => problems.extend(errors),
+            }
+        }
+        Err(errors) => problems.extend(errors.into_iter().map(|e| format!("--feature-gates: {e}"))),
+    }
     let resolution =
         match controllers::resolve(&config.component.generic.controllers, KNOWN_CONTROLLERS) {
             Ok(resolution) => Some(resolution),
@@ -136,6 +167,9 @@ where
             }
         };
     problems.extend(validate::validate(&config, &origins));
+    let enabled = resolution.as_ref().map(|r| &r.enabled[..]);
+    let findings = ranges::check(&config, &origins, enabled);
+    problems.extend(findings.errors);
     let resolution = match resolution {
         Some(resolution) if problems.is_empty() => resolution,
         _ => return Err(OptionsError::invalid(problems)),
@@ -150,12 +184,19 @@ where
         ));
     }
     warnings.extend(unimplemented::warning(&matches));
+    warnings.extend(feature_gates::warnings(&config.feature_gates));
+    warnings.extend(findings.warnings);
+    let mut notices = findings.notices;
+    notices.extend(feature_gates::notice(&config.feature_gates));
     Ok(Loaded {
         config,
         controllers: resolution,
         warnings,
+        notices,
     })
 }
 
+#[cfg(test)]
+mod range_tests;
 #[cfg(test)]
 mod tests;

@@ -250,7 +250,7 @@ fn usage_errors_exit_with_2() {
         (&["--logging-format=xml"], "xml"),
         (
             &["--concurrent-deployment-syncs=-1"],
-            "--concurrent-deployment-syncs: must not be negative, got -1",
+            "--concurrent-deployment-syncs: must be from 1 to 10000 workers, got -1",
         ),
     ];
     for (args, mention) in cases {
@@ -420,7 +420,7 @@ fn config_file_errors_exit_with_2_naming_file_and_field() {
         ),
         (
             "namespaceController:\n  concurrentNamespaceSyncs: -3\n",
-            "field namespaceController.concurrentNamespaceSyncs: must not be negative, got -3",
+            "field namespaceController.concurrentNamespaceSyncs: must be from 1 to 10000 workers, got -3",
         ),
         (
             "generic:\n  leaderElection:\n    resourceLock: configmaps\n",

@@ -1,4 +1,5 @@
-//! Checks on the merged configuration, run before anything starts.
+//! Checks on the merged configuration that relate settings to each other (leader election
+//! timing, the TLS pair), run before anything starts; single values are [`super::ranges`]'.
 //!
 //! Every problem is collected (upstream aggregates its validation errors too) and each message
 //! names where the bad value came from: the flag, or the config file and field.
@@ -75,41 +76,6 @@ pub fn validate(config: &KcmConfig, origins: &Origins) -> Vec<String> {
         }
     }
 
-    let qps = component.generic.client_connection.qps;
-    if !qps.is_finite() {
-        error(
-            Setting::KubeApiQps,
-            format!("must be a finite number, got {qps}"),
-        );
-    }
-
-    for (setting, workers) in [
-        (
-            Setting::ConcurrentDeploymentSyncs,
-            component.deployment_controller.concurrent_deployment_syncs,
-        ),
-        (
-            Setting::ConcurrentEndpointSyncs,
-            component.endpoint_controller.concurrent_endpoint_syncs,
-        ),
-        (
-            Setting::ConcurrentRcSyncs,
-            component.replication_controller.concurrent_rc_syncs,
-        ),
-        (
-            Setting::ConcurrentReplicasetSyncs,
-            component.replica_set_controller.concurrent_rs_syncs,
-        ),
-        (
-            Setting::ConcurrentNamespaceSyncs,
-            component.namespace_controller.concurrent_namespace_syncs,
-        ),
-    ] {
-        if workers < 0 {
-            error(setting, format!("must not be negative, got {workers}"));
-        }
-    }
-
     let process = &config.process;
     if process.tls_cert_file.is_some() != process.tls_private_key_file.is_some() {
         errors.push("--tls-cert-file and --tls-private-key-file must be given together".to_owned());
@@ -124,8 +90,6 @@ fn go(d: Duration) -> super::duration::GoDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::setting::Origin;
-    use std::path::PathBuf;
 
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
@@ -218,41 +182,12 @@ mod tests {
     }
 
     #[test]
-    fn negative_workers_name_the_file_field_when_they_came_from_the_file() {
-        let mut config = KcmConfig::default();
-        config.component.replication_controller.concurrent_rc_syncs = -1;
-        config
-            .component
-            .namespace_controller
-            .concurrent_namespace_syncs = -2;
-        // A negative threshold is meaningful: it turns terminated-pod GC off.
-        config
-            .component
-            .pod_gc_controller
-            .terminated_pod_gc_threshold = -1;
-        let mut origins = Origins::new(Some(PathBuf::from("/etc/kcm.yaml")));
-        origins.record(Setting::ConcurrentRcSyncs, Origin::File);
-        origins.record(Setting::ConcurrentNamespaceSyncs, Origin::CommandLine);
-        assert_eq!(
-            validate(&config, &origins),
-            [
-                "config file /etc/kcm.yaml: field replicationController.concurrentRCSyncs: must not be negative, got -1",
-                "--concurrent-namespace-syncs: must not be negative, got -2",
-            ]
-        );
-    }
-
-    #[test]
-    fn tls_files_come_in_pairs_and_qps_is_finite() {
+    fn tls_files_come_in_pairs() {
         let mut config = KcmConfig::default();
         config.process.tls_cert_file = Some("/tls.crt".into());
-        config.component.generic.client_connection.qps = f32::NAN;
         assert_eq!(
             validate(&config, &Origins::default()),
-            [
-                "--kube-api-qps: must be a finite number, got NaN",
-                "--tls-cert-file and --tls-private-key-file must be given together",
-            ]
+            ["--tls-cert-file and --tls-private-key-file must be given together"]
         );
     }
 }
