@@ -9,6 +9,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use kcm_shared::{
     client::{ClientError, ClientFactory},
     events::{self, EventRecorder},
+    features::FeatureGates,
     informer::SharedInformerFactory,
 };
 
@@ -53,6 +54,8 @@ pub struct ControllerContext {
     pub event_host: Arc<str>,
     /// The wall clock every controller reads.
     pub clock: Clock,
+    /// `--feature-gates` as parsed and checked; controllers read the gates they honour.
+    pub feature_gates: Arc<FeatureGates>,
     /// The event writers of every recorder handed out; see [`EventSinks`].
     pub event_sinks: EventSinks,
 }

@@ -49,10 +49,6 @@ pub struct ControllerSetup {
     /// The factory to register with when several sets share one; `None` builds one per run.
     pub informers: Option<SharedInformers>,
     /// `--feature-gates`, for the controllers to consult.
-    #[expect(
-        dead_code,
-        reason = "read once ControllerContext carries the gates to the controllers"
-    )]
     pub feature_gates: Arc<FeatureGates>,
 }
 
@@ -165,6 +161,7 @@ pub async fn run_controllers(
         settings: Arc::new(controller_settings(config)),
         event_host: setup.host.clone(),
         clock: kcm_controllers::toolkit::Clock::system(),
+        feature_gates: setup.feature_gates.clone(),
         event_sinks: EventSinks::default(),
     };
     let event_sinks = context.event_sinks.clone();

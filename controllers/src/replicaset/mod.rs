@@ -30,6 +30,7 @@ use k8s_openapi::api::{apps::v1::ReplicaSet, core::v1::ReplicationController};
 use kcm_shared::{
     cached_pod::CachedPod,
     expectations::UidTrackingExpectations,
+    features::Feature,
     informer::{Delta, HasSynced, Informer, ObjectKey},
     workqueue::WorkQueue,
 };
@@ -93,7 +94,14 @@ impl<K: ReplicaKind> ReplicaController<K> {
             expectations,
             control: KubeReplicaControl::new(client, recorder),
             burst_replicas: BURST_REPLICAS,
-            gates: RankingGates::default(),
+            gates: RankingGates {
+                pod_deletion_cost: ctx.feature_gates.enabled(Feature::PodDeletionCost),
+                ..RankingGates::default()
+            },
+            report_terminating: K::REPORTS_TERMINATING
+                && ctx
+                    .feature_gates
+                    .enabled(Feature::DeploymentReplicaSetTerminatingReplicas),
             clock: ctx.clock.clone(),
         });
         Ok(Self {

@@ -25,7 +25,9 @@ use kcm_shared::cached_pod::CachedPod;
 /// The annotation users set to steer scale-down (`core.PodDeletionCost`).
 pub const POD_DELETION_COST_ANNOTATION: &str = "controller.kubernetes.io/pod-deletion-cost";
 
-/// The feature gates ranking consults; both are on by default upstream.
+/// The feature gates ranking consults: `PodDeletionCost` (beta, on by default, from
+/// `--feature-gates`) and `LogarithmicScaleDown`, GA and removed from upstream's registry, so
+/// always on outside tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RankingGates {
     pub pod_deletion_cost: bool,

@@ -71,6 +71,9 @@ pub struct Syncer<K, C> {
     pub(crate) control: C,
     pub(crate) burst_replicas: usize,
     pub(crate) gates: RankingGates,
+    /// Whether `status.terminatingReplicas` is reported: ReplicaSets with the
+    /// `DeploymentReplicaSetTerminatingReplicas` gate on (upstream leaves it nil otherwise).
+    pub(crate) report_terminating: bool,
     pub(crate) clock: Clock,
 }
 
@@ -120,7 +123,7 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
             .cloned()
             .collect();
         let active = self.claim_pods(&owner, &claimant, active).await?;
-        let terminating = K::REPORTS_TERMINATING.then(|| {
+        let terminating = self.report_terminating.then(|| {
             let terminating: Vec<Arc<CachedPod>> = candidates
                 .iter()
                 .filter(|p| p.is_terminating_not_terminal())

@@ -259,7 +259,10 @@ impl CachedPod {
     fn from_raw(raw: RawPod<'_>) -> Self {
         let mut pod = CachedPod::default();
         if let Some(meta) = raw.metadata {
-            pod.name = meta.name.as_ref().map_or_else(|| Arc::from(""), |n| Arc::from(&*n.0));
+            pod.name = meta
+                .name
+                .as_ref()
+                .map_or_else(|| Arc::from(""), |n| Arc::from(&*n.0));
             pod.namespace = meta
                 .namespace
                 .as_ref()

@@ -233,6 +233,7 @@ impl<K: ReplicaKind> Fixture<K> {
             control: FakeControl::new(fresh),
             burst_replicas: super::super::manage::BURST_REPLICAS,
             gates: RankingGates::default(),
+            report_terminating: K::REPORTS_TERMINATING,
             clock: Clock::from_fn(now),
         };
         Self {
