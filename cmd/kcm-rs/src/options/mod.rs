@@ -197,6 +197,4 @@ where
 }
 
 #[cfg(test)]
-mod range_tests;
-#[cfg(test)]
 mod tests;

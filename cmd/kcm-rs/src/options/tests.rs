@@ -1,5 +1,7 @@
 //! End-to-end tests of [`load`]: argv and config files in, effective configuration or error out.
 
+mod ranges;
+
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
