@@ -127,6 +127,8 @@ macro_rules! same_shape_accessors {
             }
         }
 
+        // RC statuses have no field the update leaves to `Default`; ReplicaSet ones do.
+        #[allow(clippy::needless_update)]
         fn with_replica_status(&self, status: &ReplicaStatus) -> Self {
             let mut copy = self.clone();
             let mut written = $status {
