@@ -14,17 +14,22 @@ TESTENV_DIR ?= target/testenv
 # Extra arguments for the test binaries, e.g. CARGO_TEST_ARGS='--test-threads=1 --nocapture'.
 CARGO_TEST_ARGS ?=
 
-.PHONY: test k8s-bin build testenv-up testenv-down testenv-status lint fmt demo bench-replicasets
+.PHONY: test preflight release k8s-bin build testenv-up testenv-down testenv-status lint fmt demo bench-replicasets
 
 ## test: build everything that is missing, then run all unit and integration tests
 # (--no-fail-fast: every test binary runs and reports, even after a failure).
 # Each integration test binary starts its own etcd + kube-apiserver (about 5 s) unless
 # KCM_TESTENV names a running environment (see testenv-up).
-test:
+test: preflight
 	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
 	echo "make: Kubernetes binaries in $$K8S_BIN_DIR"; \
 	$(CARGO) build --workspace --all-targets; \
 	$(CARGO) test --workspace --no-fail-fast -- $(CARGO_TEST_ARGS)
+
+## preflight: seconds-long checks (toolchains, free disk, cache state), on this machine and again
+## with an empty HOME, so a step that only works once ~/.cache or ~/go exist fails here too.
+preflight:
+	tests/env/preflight.sh
 
 ## k8s-bin: build the Kubernetes binaries (cached in ~/.cache/kcm-rs/k8s-bin).
 k8s-bin:
