@@ -24,14 +24,16 @@ fn main() {
     println!("cargo::rustc-env=KCM_GIT_COMMIT={commit}");
 
     let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(value) => match value.trim().parse::<i64>() {
+        Ok(value) if !value.trim().is_empty() => match value.trim().parse::<i64>() {
             Ok(epoch) => epoch,
             Err(_) => {
-                println!("cargo::error=SOURCE_DATE_EPOCH must be seconds since 1970, got {value:?}");
+                println!(
+                    "cargo::error=SOURCE_DATE_EPOCH must be seconds since 1970, got {value:?}"
+                );
                 return;
             }
         },
-        Err(_) => SystemTime::now()
+        _ => SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_secs() as i64),
     };

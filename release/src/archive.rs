@@ -61,7 +61,10 @@ pub fn host_architecture() -> &'static str {
 }
 
 /// Serialises with object keys sorted at every level, whatever map type the value used.
-pub fn canonical_json<T: serde::Serialize>(value: &T, what: &'static str) -> Result<Vec<u8>, Error> {
+pub fn canonical_json<T: serde::Serialize>(
+    value: &T,
+    what: &'static str,
+) -> Result<Vec<u8>, Error> {
     fn sort(value: Value) -> Value {
         match value {
             Value::Object(map) => {
@@ -87,8 +90,7 @@ fn descriptor(media_type: MediaType, data: &[u8], what: &'static str) -> Result<
 }
 
 fn sha256(hex: &str, what: &'static str) -> Result<Sha256Digest, Error> {
-    hex.parse()
-        .map_err(|source| Error::Spec { what, source })
+    hex.parse().map_err(|source| Error::Spec { what, source })
 }
 
 /// The image configuration: how a runtime starts the container.
@@ -158,7 +160,11 @@ pub fn write_archive(
     let manifest = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
-        .config(descriptor(MediaType::ImageConfig, &config, "config descriptor")?)
+        .config(descriptor(
+            MediaType::ImageConfig,
+            &config,
+            "config descriptor",
+        )?)
         .layers(vec![layer_descriptor])
         .build()
         .map_err(spec("manifest"))?;
@@ -169,7 +175,10 @@ pub fn write_archive(
     // containerd and docker read the full reference, skopeo and the OCI spec the tag.
     let annotations = HashMap::from([
         ("io.containerd.image.name".to_owned(), metadata.reference()),
-        ("org.opencontainers.image.ref.name".to_owned(), metadata.tag.clone()),
+        (
+            "org.opencontainers.image.ref.name".to_owned(),
+            metadata.tag.clone(),
+        ),
     ]);
     let index = ImageIndexBuilder::default()
         .schema_version(2u32)
@@ -215,7 +224,10 @@ pub fn write_archive(
     let files: [(String, &[u8]); 6] = [
         (config_blob.clone(), &config),
         (layer_blob.clone(), &layer.data),
-        (format!("blobs/sha256/{}", manifest_descriptor.digest().digest()), &manifest),
+        (
+            format!("blobs/sha256/{}", manifest_descriptor.digest().digest()),
+            &manifest,
+        ),
         ("oci-layout".to_owned(), &layout),
         ("index.json".to_owned(), &index),
         ("manifest.json".to_owned(), &docker_manifest),
@@ -242,11 +254,7 @@ pub fn write_archive(
     }
     let mut out = tar.into_inner().map_err(write_error)?;
     out.flush().map_err(write_error)?;
-    let size = out
-        .get_ref()
-        .metadata()
-        .map_err(write_error)?
-        .len();
+    let size = out.get_ref().metadata().map_err(write_error)?.len();
     drop(out);
     std::fs::rename(&tmp, path).map_err(Error::io("renaming the archive to", path))?;
     Ok(Written {

@@ -25,7 +25,10 @@ impl BinaryVersion {
         let (commit, rest) = rest.split_once(", built ")?;
         let built = rest.strip_suffix(')')?;
         let fields = [program, version, commit, built];
-        if fields.iter().any(|f| f.is_empty() || f.contains(char::is_whitespace)) {
+        if fields
+            .iter()
+            .any(|f| f.is_empty() || f.contains(char::is_whitespace))
+        {
             return None;
         }
         Some(BinaryVersion {
@@ -88,7 +91,8 @@ pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, Error> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        if stdout.contains("not a dynamic executable") || stderr.contains("not a dynamic executable")
+        if stdout.contains("not a dynamic executable")
+            || stderr.contains("not a dynamic executable")
         {
             return Ok(Vec::new());
         }
@@ -173,7 +177,10 @@ mod tests {
             })
         );
         assert_eq!(BinaryVersion::parse("kcm-rs v0.1.0"), None);
-        assert_eq!(BinaryVersion::parse("kcm-rs v0.1.0 (commit , built x)"), None);
+        assert_eq!(
+            BinaryVersion::parse("kcm-rs v0.1.0 (commit , built x)"),
+            None
+        );
     }
 
     #[test]

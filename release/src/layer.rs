@@ -70,7 +70,8 @@ mod tests {
 
     fn sample() -> RootFs {
         let mut root = RootFs::default();
-        root.add_file("/etc/passwd", b"root:x:0:0::/:/x\n".to_vec(), 0o644).unwrap();
+        root.add_file("/etc/passwd", b"root:x:0:0::/:/x\n".to_vec(), 0o644)
+            .unwrap();
         root.add_dir("/home/nonroot", 0o700, 65532, 65532).unwrap();
         root
     }

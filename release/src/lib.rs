@@ -33,6 +33,9 @@ pub const CA_BUNDLE_CANDIDATES: &[&str] = &[
     "/etc/ssl/ca-bundle.pem",
 ];
 
+/// The image repository `make release` tags by default; the manifests in config/manifests name it.
+pub const DEFAULT_NAME: &str = "localhost/kcm-rs";
+
 /// The file name of the archive inside the output directory.
 pub const ARCHIVE_NAME: &str = "kcm-rs.oci.tar";
 
@@ -138,21 +141,36 @@ pub fn build(options: &Options) -> Result<Built, Error> {
     let root = rootfs::assemble(&binary, &libraries, &ca_bundle)?;
     let layer = layer::write_layer(&root, mtime)?;
 
-    let tag = options.tag.clone().unwrap_or_else(|| version.version.clone());
+    let tag = options
+        .tag
+        .clone()
+        .unwrap_or_else(|| version.version.clone());
     let source = options
         .source
         .clone()
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| "unknown".to_owned());
     let labels = BTreeMap::from([
-        ("org.opencontainers.image.title".to_owned(), version.program.clone()),
+        (
+            "org.opencontainers.image.title".to_owned(),
+            version.program.clone(),
+        ),
         (
             "org.opencontainers.image.description".to_owned(),
             "A kube-controller-manager-style process in Rust".to_owned(),
         ),
-        ("org.opencontainers.image.version".to_owned(), version.version.clone()),
-        ("org.opencontainers.image.revision".to_owned(), version.commit.clone()),
-        ("org.opencontainers.image.created".to_owned(), version.built.clone()),
+        (
+            "org.opencontainers.image.version".to_owned(),
+            version.version.clone(),
+        ),
+        (
+            "org.opencontainers.image.revision".to_owned(),
+            version.commit.clone(),
+        ),
+        (
+            "org.opencontainers.image.created".to_owned(),
+            version.built.clone(),
+        ),
         ("org.opencontainers.image.source".to_owned(), source),
         (
             "org.opencontainers.image.licenses".to_owned(),

@@ -16,7 +16,7 @@ struct Args {
     #[arg(long, value_name = "DIR", default_value = "target/release-image")]
     output: PathBuf,
     /// Image repository for the archive's reference.
-    #[arg(long, default_value = "localhost/kcm-rs")]
+    #[arg(long, default_value = kcm_release::DEFAULT_NAME)]
     name: String,
     /// Image tag [default: the binary's version, e.g. v0.1.0].
     #[arg(long)]

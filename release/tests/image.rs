@@ -30,7 +30,11 @@ fn image_archive_unpacks_and_its_binary_runs_from_the_unpacked_root() {
     let archive = match std::env::var_os("KCM_RELEASE_IMAGE").filter(|p| !p.is_empty()) {
         Some(path) => {
             let path = PathBuf::from(path);
-            assert!(path.is_file(), "KCM_RELEASE_IMAGE={} does not exist", path.display());
+            assert!(
+                path.is_file(),
+                "KCM_RELEASE_IMAGE={} does not exist",
+                path.display()
+            );
             eprintln!("checking {}", path.display());
             path
         }
@@ -48,7 +52,13 @@ fn image_archive_unpacks_and_its_binary_runs_from_the_unpacked_root() {
 
     let layout = work.join("layout");
     std::fs::create_dir_all(&layout).expect("creating the layout directory");
-    run_ok(Command::new("tar").arg("-xf").arg(&archive).arg("-C").arg(&layout));
+    run_ok(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&layout),
+    );
     let image = read_layout(&layout);
     let root = work.join("root");
     std::fs::create_dir_all(&root).expect("creating the root directory");
@@ -85,7 +95,8 @@ fn package_debug_build(output_dir: &Path) -> Built {
             // above it (rustls, kube, kcm-rs) instead of finding `make test`'s build fresh.
             for (name, _) in std::env::vars_os() {
                 let name = name.to_string_lossy();
-                if name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR" {
+                if name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR"
+                {
                     build.env_remove(&*name);
                 }
             }
@@ -130,7 +141,12 @@ fn read_layout(layout: &Path) -> Image {
         let path = blobs.join(name);
         let sum = run_ok(Command::new("sha256sum").arg(&path));
         let sum = String::from_utf8_lossy(&sum.stdout);
-        assert_eq!(sum.split_whitespace().next(), Some(name.as_str()), "{}", path.display());
+        assert_eq!(
+            sum.split_whitespace().next(),
+            Some(name.as_str()),
+            "{}",
+            path.display()
+        );
     }
     let blob = |digest: &str| blobs.join(digest.trim_start_matches("sha256:"));
 
@@ -147,7 +163,10 @@ fn read_layout(layout: &Path) -> Image {
     let tag = annotations
         .get("org.opencontainers.image.ref.name")
         .expect("org.opencontainers.image.ref.name annotation");
-    assert!(reference.ends_with(&format!(":{tag}")), "{reference} vs {tag}");
+    assert!(
+        reference.ends_with(&format!(":{tag}")),
+        "{reference} vs {tag}"
+    );
     let platform = entry.platform().clone().expect("platform in the index");
     assert_eq!(platform.os().to_string(), "linux");
 
@@ -168,10 +187,11 @@ fn read_layout(layout: &Path) -> Image {
     assert_eq!(config.os().to_string(), "linux");
     assert_eq!(config.architecture(), platform.architecture());
     // The config names the uncompressed layer by digest (diff_id).
-    let unpacked = run_ok(Command::new("sh").arg("-c").arg(format!(
-        "gzip -dc '{}' | sha256sum",
-        layer.display()
-    )));
+    let unpacked = run_ok(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("gzip -dc '{}' | sha256sum", layer.display())),
+    );
     let diff_id = format!(
         "sha256:{}",
         String::from_utf8_lossy(&unpacked.stdout)
@@ -195,7 +215,10 @@ fn read_layout(layout: &Path) -> Image {
         );
     }
     assert_eq!(labels["org.opencontainers.image.title"], "kcm-rs");
-    assert_eq!(config.created().as_deref(), Some(labels["org.opencontainers.image.created"].as_str()));
+    assert_eq!(
+        config.created().as_deref(),
+        Some(labels["org.opencontainers.image.created"].as_str())
+    );
     // docker's manifest.json points at the same blobs under the same reference.
     let docker = read_json(&layout.join("manifest.json"));
     let docker = &docker[0];
@@ -205,7 +228,10 @@ fn read_layout(layout: &Path) -> Image {
     );
     assert_eq!(
         docker["Layers"],
-        serde_json::json!([format!("blobs/sha256/{}", layer_descriptor.digest().digest())])
+        serde_json::json!([format!(
+            "blobs/sha256/{}",
+            layer_descriptor.digest().digest()
+        )])
     );
     assert_eq!(docker["RepoTags"], serde_json::json!([reference]));
 
@@ -233,7 +259,9 @@ fn check_root_filesystem(root: &Path) {
 
     let passwd = read_text(&root.join("etc/passwd"));
     assert!(
-        passwd.lines().any(|l| l.starts_with("nonroot:x:65532:65532:")),
+        passwd
+            .lines()
+            .any(|l| l.starts_with("nonroot:x:65532:65532:")),
         "{passwd}"
     );
     let group = read_text(&root.join("etc/group"));
@@ -253,15 +281,23 @@ fn run_from_root(root: &Path, labels: &HashMap<String, String>) {
     let kcm_rs = |args: &[&str]| -> Output {
         let mut command = if as_root {
             let mut c = Command::new("chroot");
-            c.arg("--userspec=65532:65532").arg(root).arg(rootfs::BINARY_PATH);
+            c.arg("--userspec=65532:65532")
+                .arg(root)
+                .arg(rootfs::BINARY_PATH);
             c
         } else {
             let elf = std::fs::read(root.join(rootfs::BINARY_PATH.trim_start_matches('/')))
                 .expect("reading the binary");
             let interpreter = elf_interpreter(&elf).expect("the binary's loader");
-            let library_dirs = ["lib", "lib64", "usr/lib", "lib/x86_64-linux-gnu", "lib/aarch64-linux-gnu"]
-                .map(|d| root.join(d).display().to_string())
-                .join(":");
+            let library_dirs = [
+                "lib",
+                "lib64",
+                "usr/lib",
+                "lib/x86_64-linux-gnu",
+                "lib/aarch64-linux-gnu",
+            ]
+            .map(|d| root.join(d).display().to_string())
+            .join(":");
             let mut c = Command::new(root.join(interpreter.trim_start_matches('/')));
             c.arg("--library-path")
                 .arg(library_dirs)
@@ -272,7 +308,9 @@ fn run_from_root(root: &Path, labels: &HashMap<String, String>) {
             .args(args)
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
-        command.output().expect("starting kcm-rs from the image root")
+        command
+            .output()
+            .expect("starting kcm-rs from the image root")
     };
     eprintln!(
         "running kcm-rs from {} {}",
@@ -298,14 +336,22 @@ fn run_from_root(root: &Path, labels: &HashMap<String, String>) {
     let help = kcm_rs(&["--help"]);
     assert!(help.status.success(), "--help: {help:?}");
     let help = String::from_utf8_lossy(&help.stdout);
-    for flag in ["--kubeconfig", "--leader-elect", "--controllers", "--secure-port"] {
+    for flag in [
+        "--kubeconfig",
+        "--leader-elect",
+        "--controllers",
+        "--secure-port",
+    ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
 
     // Bad input is refused with exit code 2 and the flag named, inside the image as outside.
     let bad = kcm_rs(&["--kube-api-qps=fast"]);
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("--kube-api-qps"), "{bad:?}");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--kube-api-qps"),
+        "{bad:?}"
+    );
 }
 
 /// PT_INTERP of a 64-bit little-endian ELF file.
@@ -324,7 +370,11 @@ fn elf_interpreter(elf: &[u8]) -> Option<String> {
             let offset = usize::try_from(u64_at(header + 8)?).ok()?;
             let size = usize::try_from(u64_at(header + 32)?).ok()?;
             let path = elf.get(offset..offset + size)?;
-            return Some(String::from_utf8_lossy(path).trim_end_matches('\0').to_owned());
+            return Some(
+                String::from_utf8_lossy(path)
+                    .trim_end_matches('\0')
+                    .to_owned(),
+            );
         }
     }
     None

@@ -42,14 +42,14 @@ check_here() {
   command -v cc >/dev/null 2>&1 || fail "cc is not installed: Rust links through it (apt-get install gcc)"
   command -v git >/dev/null 2>&1 || say "note: git is not installed; kcm-rs --version will say commit unknown"
 
-  # The Rust target directory: a debug build of the workspace with its tests takes about 4 GiB.
+  # The Rust target directory: a debug build of the workspace with its tests takes about 6.5 GiB.
   local target=${CARGO_TARGET_DIR:-$repo/target} anchor avail
   anchor=$(existing_ancestor "$target")
   [ -w "$anchor" ] || fail "cannot create the Rust target directory $target: $anchor is not writable"
   if [ ! -d "$target/debug" ]; then
     avail=$(df -Pm "$anchor" | awk 'NR==2 {print $4}')
-    [ "${avail:-0}" -ge 4096 ] ||
-      fail "only ${avail} MiB free at $anchor; the first Rust build needs about 4096 MiB for $target"
+    [ "${avail:-0}" -ge 7000 ] ||
+      fail "only ${avail} MiB free at $anchor; the first Rust build needs about 7000 MiB for $target"
   fi
 
   "$here/build.sh" --preflight >/dev/null

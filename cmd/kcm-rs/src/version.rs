@@ -34,6 +34,9 @@ mod tests {
             let expected_digit = !matches!(i, 4 | 7 | 10 | 13 | 16 | 19);
             assert_eq!(b.is_ascii_digit(), expected_digit, "{BUILD_DATE}");
         }
-        assert!(TEXT.contains(GIT_COMMIT) && TEXT.contains(BUILD_DATE), "{TEXT}");
+        assert!(
+            TEXT.contains(GIT_COMMIT) && TEXT.contains(BUILD_DATE),
+            "{TEXT}"
+        );
     }
 }
