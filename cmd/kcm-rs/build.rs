@@ -18,7 +18,7 @@ fn main() {
 
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let commit = match std::env::var("KCM_GIT_COMMIT") {
-        Ok(commit) if !commit.is_empty() => commit,
+        Ok(commit) if !commit.trim().is_empty() => commit.trim().replace(char::is_whitespace, "-"),
         _ => git_commit(&manifest_dir).unwrap_or_else(|| "unknown".to_owned()),
     };
     println!("cargo::rustc-env=KCM_GIT_COMMIT={commit}");

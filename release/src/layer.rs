@@ -30,7 +30,8 @@ pub fn write_layer(root: &RootFs, mtime: u64) -> Result<Layer, Error> {
         source,
     };
     // No file name and mtime 0 in the gzip header: the header must not vary between builds.
-    let gzip = GzBuilder::new().write(Vec::new(), Compression::best());
+    // Level 6: level 9 saves 0.6% of the release layer and takes 2.7 times as long.
+    let gzip = GzBuilder::new().write(Vec::new(), Compression::default());
     let mut tar = tar::Builder::new(Sha256Writer::new(gzip));
     for (path, entry) in root.entries() {
         let mut header = tar::Header::new_gnu();

@@ -23,7 +23,9 @@ use kcm_release::{
 
 #[test]
 fn image_archive_unpacks_and_its_binary_runs_from_the_unpacked_root() {
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("release-image-test");
+    // Per process: `make test` (debug) and `make release` (release) share CARGO_TARGET_TMPDIR.
+    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("release-image-test.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).expect("creating the work directory");
 
