@@ -78,47 +78,54 @@ fn image_archive_unpacks_and_its_binary_runs_from_the_unpacked_root() {
     std::fs::remove_dir_all(&work).expect("removing the work directory");
 }
 
-/// Packages `target/debug/kcm-rs` (built first, as the integration tests do) with the release
-/// tooling.
+/// Packages the debug build of kcm-rs with the release tooling: `KCM_RS_BINARY`, else
+/// `target/debug/kcm-rs` as `make test`'s build left it, else a fresh `cargo build`. An older
+/// binary is as good as a new one here: the test compares the image with the binary it holds.
 fn package_debug_build(output_dir: &Path) -> Built {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the release package has a parent directory");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| workspace.join("target"), |dir| workspace.join(dir));
     let binary = match std::env::var_os("KCM_RS_BINARY").filter(|p| !p.is_empty()) {
         Some(path) => PathBuf::from(path),
         None => {
-            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("the release package has a parent directory");
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut build = Command::new(cargo);
-            build
-                .args(["build", "--quiet", "-p", "kcm-rs", "--bin", "kcm-rs"])
-                .current_dir(workspace);
-            // cargo test gives this process CARGO_MANIFEST_DIR, CARGO_PKG_*, ...; ring's build
-            // script tracks some of them, so passing them on would rebuild ring and everything
-            // above it (rustls, kube, kcm-rs) instead of finding `make test`'s build fresh.
-            for (name, _) in std::env::vars_os() {
-                let name = name.to_string_lossy();
-                if name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR"
-                {
-                    build.env_remove(&*name);
-                }
+            let binary = target.join("debug").join("kcm-rs");
+            if !binary.is_file() {
+                cargo_build_kcm_rs(workspace);
             }
-            run_ok(&mut build);
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .filter(|p| !p.is_empty())
-                .map_or_else(|| workspace.join("target"), |dir| workspace.join(dir));
-            target.join("debug").join("kcm-rs")
+            binary
         }
     };
     kcm_release::build(&Options {
         binary,
         output_dir: output_dir.to_path_buf(),
-        name: "localhost/kcm-rs".to_owned(),
+        name: kcm_release::DEFAULT_NAME.to_owned(),
         tag: None,
         source: Some("https://example.invalid/kcm-rs".to_owned()),
         ca_bundle: None,
         strip: true,
     })
     .unwrap_or_else(|e| panic!("packaging the debug build: {e:?}"))
+}
+
+/// `cargo build -p kcm-rs`, run only when no debug binary exists yet.
+fn cargo_build_kcm_rs(workspace: &Path) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "--quiet", "-p", "kcm-rs", "--bin", "kcm-rs"])
+        .current_dir(workspace);
+    // cargo test gives this process CARGO_MANIFEST_DIR, CARGO_PKG_*, ...; ring's build script
+    // tracks some of them, so passing them on would rebuild ring and everything above it.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR" {
+            build.env_remove(&*name);
+        }
+    }
+    run_ok(&mut build);
 }
 
 struct Image {
