@@ -3,6 +3,8 @@
 # ports, with RBAC, token and client-certificate authentication, and no kubelet.
 #
 #   testenv.sh up [--owner-pid PID] [DIR]   start; exits 0 only once /readyz is ok
+#   testenv.sh preflight [DIR]              check the tools, DIR and the binaries as `up` would,
+#                                           and exit; starts, creates and builds nothing
 #   testenv.sh down [DIR]                   stop what `up` started in DIR
 #   testenv.sh status [DIR]                 exit 0 when up and ready, 3 when down
 #   testenv.sh restart-apiserver [DIR]      stop kube-apiserver and start it again, same port
@@ -39,7 +41,7 @@ die() { log "error: $*"; exit 1; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 usage() {
-  sed -n '2,14p' "$self" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,16p' "$self" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -118,6 +120,57 @@ print_log_tails() {
     tail -n 40 "$f" >&2 || true
   done
   echo "-----" >&2
+}
+
+# --- preflight -----------------------------------------------------------------------------
+
+# What each tool is for, so a missing one is named with the reason.
+required_tools=(
+  "openssl:certificates, keys and tokens"
+  "curl:health and readiness probes"
+  "python3:picking free loopback ports"
+  "setsid:running etcd and kube-apiserver in their own sessions"
+  "flock:one up/down at a time per DIR"
+)
+
+check_tools() {
+  local entry tool
+  for entry in "${required_tools[@]}"; do
+    tool=${entry%%:*}
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (needed for ${entry#*:})"
+  done
+}
+
+# `up` writes EC P-256 keys; an OpenSSL without them fails halfway through the PKI otherwise.
+check_openssl_ec() {
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 >/dev/null 2>&1 ||
+    die "$(command -v openssl) cannot generate EC P-256 keys ($(openssl version 2>&1))"
+}
+
+cmd_preflight() {
+  [ $# -le 1 ] || usage
+  local d=${1:-$default_dir} anchor
+  case $d in *[[:space:]]*) die "DIR must not contain whitespace: '$d'" ;; esac
+  anchor=$d
+  while [ ! -d "$anchor" ]; do anchor=$(dirname "$anchor"); done
+  [ -w "$anchor" ] || die "cannot create $d: $anchor is not writable"
+  check_tools
+  check_openssl_ec
+  free_ports >/dev/null || die "python3 could not bind loopback ports"
+  local bins
+  if [ -n "${K8S_BIN_DIR:-}" ]; then
+    local b
+    for b in etcd kube-apiserver; do
+      [ -x "$K8S_BIN_DIR/$b" ] || die "K8S_BIN_DIR=$K8S_BIN_DIR has no $b"
+    done
+    bins=$K8S_BIN_DIR
+  elif ! bins=$("$here/build.sh" --preflight 2>/dev/null); then
+    "$here/build.sh" --preflight >/dev/null # again, to show why
+    exit 1
+  fi
+  local etcd_data="$d (no writable /dev/shm)"
+  [ -d /dev/shm ] && [ -w /dev/shm ] && etcd_data=/dev/shm
+  log "preflight ok: tools present; binaries ${bins:-to be built by build.sh}; directory $d; etcd data on $etcd_data"
 }
 
 # --- directory handling --------------------------------------------------------------------
@@ -444,9 +497,7 @@ cmd_up() {
     die "an environment is already up in $dir (see '$self status $dir'); run down first"
   fi
   teardown # leftovers of an environment whose processes died
-  for tool in openssl curl python3 setsid flock; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
-  done
+  check_tools
   resolve_bin_dir
   mkdir -p "$dir/logs" "$dir/run"
   rm -f "$dir"/logs/*.log
@@ -585,6 +636,7 @@ cmd_restart_apiserver() {
 
 case ${1:-} in
   up) shift; cmd_up "$@" ;;
+  preflight) shift; cmd_preflight "$@" ;;
   down) shift; cmd_down "$@" ;;
   status) shift; cmd_status "$@" ;;
   restart-apiserver) shift; cmd_restart_apiserver "$@" ;;

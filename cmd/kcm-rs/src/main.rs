@@ -10,6 +10,7 @@ mod manager;
 mod options;
 mod process;
 mod serve;
+mod version;
 
 use std::process::ExitCode;
 

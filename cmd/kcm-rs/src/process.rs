@@ -29,7 +29,12 @@ const CONTROLLER_ACCOUNTS_NAMESPACE: &str = "kube-system";
 /// Runs the process to completion and returns its exit code.
 pub async fn run(loaded: Loaded) -> u8 {
     let config = Arc::new(loaded.config);
-    tracing::info!(version = VERSION, "starting kcm-rs");
+    tracing::info!(
+        version = VERSION,
+        commit = crate::version::GIT_COMMIT,
+        built = crate::version::BUILD_DATE,
+        "starting kcm-rs"
+    );
 
     let kube_config =
         match kube_config(&config.process.kubeconfig, config.process.master.as_deref()).await {

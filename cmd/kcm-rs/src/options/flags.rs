@@ -71,7 +71,7 @@ const MISC: &str = "Misc flags";
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "kcm-rs",
-    version = concat!("v", env!("CARGO_PKG_VERSION")),
+    version = crate::version::TEXT,
     disable_version_flag = true,
     // pflag semantics: a flag given twice takes the later value (kubeadm extraArgs rely on it).
     args_override_self = true,

@@ -287,7 +287,7 @@ fn help_and_version_exit_0() {
     assert_eq!(version.exit_code(), 0);
     assert_eq!(
         version.message(),
-        concat!("kcm-rs v", env!("CARGO_PKG_VERSION"), "\n")
+        format!("kcm-rs {}\n", crate::version::TEXT)
     );
 }
 
