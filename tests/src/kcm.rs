@@ -38,11 +38,19 @@ fn build_kcm_rs() -> anyhow::Result<PathBuf> {
         None => workspace.join("target"),
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
+    let mut build = Command::new(cargo);
+    build
         .args(["build", "--quiet", "-p", "kcm-rs"])
-        .current_dir(workspace)
-        .output()
-        .context("running cargo build -p kcm-rs")?;
+        .current_dir(workspace);
+    // cargo test hands this process CARGO_MANIFEST_DIR, CARGO_PKG_*, ...; build scripts that
+    // track them (ring's) would see a changed environment and rebuild, twice per run.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR" {
+            build.env_remove(&*name);
+        }
+    }
+    let output = build.output().context("running cargo build -p kcm-rs")?;
     if !output.status.success() {
         bail!(
             "cargo build -p kcm-rs failed:\n{}",
