@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build etcd, kube-apiserver, kube-controller-manager and kube-scheduler from the
+# Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from the
 # Go modules pinned in this directory's go.mod/go.sum, unless a cached build with
 # the same inputs already exists. Prints the bin directory on its last line.
 #
@@ -13,7 +13,7 @@
 #   build.sh --cached-only   print the bin directory of a finished build, or exit 1
 set -euo pipefail
 
-RECIPE_VERSION=1
+RECIPE_VERSION=2
 
 mode=build
 case ${1:-} in
@@ -39,7 +39,7 @@ go_version=$(go env GOVERSION)
 key=$( { cat go.sum; echo "$go_version"; echo "recipe $RECIPE_VERSION"; } | sha256sum | cut -c1-16)
 out=${K8S_BIN_DIR:-$HOME/.cache/kcm-rs/k8s-bin/$key}
 
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
 if [ -f "$out/.complete" ]; then
   echo "$out"
@@ -79,7 +79,7 @@ etcd_stamp="-X go.etcd.io/etcd/api/v3/version.Version=${etcd_version#v}"
 echo "build.sh: building Kubernetes $k8s_version and etcd $etcd_version into $out (cold builds take a while)" >&2
 start=$(date +%s)
 go mod download
-for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   echo "build.sh: go build $cmd" >&2
   go build -trimpath -tags=selinux,notest -ldflags="-s -w $stamp" -o "$out/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
   mv "$out/$cmd.tmp" "$out/$cmd"
