@@ -17,7 +17,9 @@
 //! - [`env`]: start or reuse the control plane, clients, identities.
 //! - [`namespace`]: one fresh namespace per test.
 //! - [`nodes`] and [`pods`]: what kubelets and a scheduler would do (Ready nodes, binding,
-//!   Running/Ready status, finishing deletions); [`kubelet`] does all of it in the background.
+//!   Running/Ready status, finishing deletions); [`kubelet`] does all of it in the background,
+//!   running the pods with `kcm-virtual-node`'s own pod controller.
+//! - [`cluster`]: the real kube-scheduler and the `kcm-virtual-node` binary as child processes.
 //! - [`workloads`]: ReplicaSets, ReplicationControllers and pod templates to create.
 //! - [`wait`]: polling with a deadline that reports the last thing it saw.
 //! - [`kcm`]: kcm-rs itself as a child process.
@@ -26,6 +28,7 @@
 //!   and by a reaper if the test binary dies; [`upstream`] runs the upstream
 //!   kube-controller-manager with it.
 
+pub mod cluster;
 pub mod env;
 pub mod kcm;
 pub mod kubelet;

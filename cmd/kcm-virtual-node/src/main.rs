@@ -1,6 +1,6 @@
 //! `kcm-virtual-node`: parse flags, set up logging, run until SIGTERM/SIGINT.
 
-use std::process::ExitCode;
+use std::{io::IsTerminal, process::ExitCode};
 
 use clap::Parser;
 use kcm_virtual_node::{options::Flags, run};
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,kcm_virtual_node={level}")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -30,9 +30,13 @@ pub struct Simulated {
 
 impl Provider for Simulated {
     fn step(&self, pod: &Pod, now: Timestamp) -> Result<Step, Rejection> {
+        let observed = lifecycle::observe(pod);
+        if observed == Observed::Finished {
+            return Ok(Step::default());
+        }
         let behaviour = match Behaviour::of(pod) {
             Ok(b) => b,
-            Err(e) if lifecycle::observe(pod) == Observed::Unadmitted => {
+            Err(e) if observed == Observed::Unadmitted => {
                 return Err(Rejection {
                     reason: "InvalidAnnotation".to_owned(),
                     message: e.to_string(),

@@ -223,7 +223,7 @@ async fn log_progress(pods: Arc<PodController<Simulated>>, shutdown: Cancellatio
             running = now.running,
             started_total = now.started,
             deleted_total = now.deleted,
-            "started {started} pods in the last {}s ({:.0}/s)",
+            "started {started} pods in the last {}s ({:.1}/s)",
             PROGRESS_EVERY.as_secs(),
             started as f64 / PROGRESS_EVERY.as_secs_f64()
         );

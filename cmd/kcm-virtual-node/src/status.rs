@@ -56,7 +56,17 @@ pub fn condition(
 pub fn status_patch(pod: &Pod, target: &Target, addresses: &Addresses, now: Timestamp) -> Value {
     let status = pod_status(pod, target, addresses, now);
     // Serialising a typed PodStatus cannot fail; an empty patch would only be a no-op.
-    json!({ "status": serde_json::to_value(status).unwrap_or(Value::Null) })
+    let mut status = serde_json::to_value(status).unwrap_or(Value::Null);
+    // Conditions merge by type, field by field: a reason or message the condition no longer
+    // has must be sent as null, or the stale one stays (Ready=True "ContainersNotReady").
+    if let Some(conditions) = status.get_mut("conditions").and_then(Value::as_array_mut) {
+        for condition in conditions.iter_mut().filter_map(Value::as_object_mut) {
+            for field in ["reason", "message"] {
+                condition.entry(field).or_insert(Value::Null);
+            }
+        }
+    }
+    json!({ "status": status })
 }
 
 /// The status fields the node owns for `target`; fields left `None` stay as they are.

@@ -266,4 +266,14 @@ fn the_patch_is_a_status_object() {
     assert_eq!(patch["status"]["phase"], "Running");
     assert_eq!(patch["status"]["podIPs"][0]["ip"], "10.244.0.9");
     assert!(patch["status"].get("nominatedNodeName").is_none());
+    // A condition without a reason clears the one it may have had.
+    let ready = patch["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(ready["status"], "True");
+    assert!(ready["reason"].is_null() && ready.get("reason").is_some());
+    assert!(ready["message"].is_null() && ready.get("message").is_some());
 }
