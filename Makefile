@@ -14,7 +14,7 @@ TESTENV_DIR ?= target/testenv
 # Extra arguments for the test binaries, e.g. CARGO_TEST_ARGS='--test-threads=1 --nocapture'.
 CARGO_TEST_ARGS ?=
 
-.PHONY: test k8s-bin build testenv-up testenv-down testenv-status lint fmt demo bench-replicasets
+.PHONY: test k8s-bin build testenv-up testenv-down testenv-status lint fmt demo bench-replicasets up down
 
 ## test: build everything that is missing, then run all unit and integration tests
 # (--no-fail-fast: every test binary runs and reports, even after a failure).
@@ -69,3 +69,18 @@ bench-replicasets:
 	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
 	$(CARGO) build -p kcm-rs && $(CARGO) build --release -p kcm-rs; \
 	$(CARGO) run -q -p kcm-tests --example bench_replicasets -- upstream debug release
+
+# Where `make up` runs its cluster (see tests/env/cluster.sh).
+CLUSTER_DIR ?= target/cluster
+
+## up: a long-lived local cluster in $(CLUSTER_DIR): etcd, kube-apiserver, kube-scheduler,
+## kcm-rs (release), the upstream kube-controller-manager for the controllers kcm-rs lacks
+## (UPSTREAM_REST=0: none) and kcm-virtual-node with 3 nodes. Prints how to use it.
+up:
+	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
+	$(CARGO) build --release -p kcm-rs -p kcm-virtual-node; \
+	tests/env/cluster.sh up $(CLUSTER_DIR)
+
+## down: stop what `make up` started.
+down:
+	tests/env/cluster.sh down $(CLUSTER_DIR)
