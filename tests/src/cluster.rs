@@ -131,7 +131,7 @@ pub struct KubeScheduler {
 
 impl KubeScheduler {
     /// Starts it with the admin identity, no leader election and no serving port, and waits
-    /// until it is ready to schedule (its informers synced and at least one node in view).
+    /// until it runs; pods created before its caches sync are scheduled once they have.
     pub async fn start(env: &TestEnv) -> anyhow::Result<Self> {
         let binary = env.bin_dir().join("kube-scheduler");
         if !binary.is_file() {
@@ -149,7 +149,7 @@ impl KubeScheduler {
         ]);
         let mut process = env.spawn("kube-scheduler", command)?;
         process
-            .wait_for_log("Caches are synced", Duration::from_secs(60))
+            .wait_for_log("Starting Kubernetes Scheduler", Duration::from_secs(60))
             .await
             .context("waiting for kube-scheduler to start")?;
         Ok(Self { process })
