@@ -11,6 +11,8 @@ export PATH := $(HOME)/.cargo/bin:/usr/local/go/bin:$(PATH)
 CARGO ?= cargo
 # Where `make testenv-up` puts its environment (kubeconfigs, logs, env file).
 TESTENV_DIR ?= target/testenv
+# Where `make up` runs its cluster (see tests/env/cluster.sh).
+CLUSTER_DIR ?= target/cluster
 # Extra arguments for the test binaries, e.g. CARGO_TEST_ARGS='--test-threads=1 --nocapture'.
 CARGO_TEST_ARGS ?=
 
@@ -57,11 +59,24 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## demo: kcm-rs on a local control plane with sample workloads (config/demo/workloads.yaml).
+## demo: a scripted tour of every kcm-rs controller on the cluster of `make up` (started if
+## it is not running, and stopped again at the end unless KEEP=1; a cluster that was already
+## up is left running).
 demo:
 	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
-	$(CARGO) build --workspace --bins --examples; \
-	$(CARGO) run -q -p kcm-tests --example demo
+	$(CARGO) build --release -p kcm-rs -p kcm-virtual-node; \
+	$(CARGO) build -q -p kcm-tests --example demo; \
+	started=0; \
+	if ! tests/env/cluster.sh status $(CLUSTER_DIR) >/dev/null 2>&1; then \
+	  tests/env/cluster.sh up $(CLUSTER_DIR); started=1; \
+	fi; \
+	rc=0; $(CARGO) run -q -p kcm-tests --example demo -- $(CLUSTER_DIR) || rc=$$?; \
+	if [ "$$started" = 1 ] && [ "$${KEEP:-0}" != 1 ]; then \
+	  tests/env/cluster.sh down $(CLUSTER_DIR); \
+	else \
+	  echo "make: the cluster stays up (make down stops it): source $(CLUSTER_DIR)/cluster.env"; \
+	fi; \
+	exit $$rc
 
 ## bench-replicasets: 200 ReplicaSets x 5 replicas to ready, upstream kube-controller-manager vs kcm-rs
 ## (debug and release), each on a fresh control plane with the same QPS limits.
@@ -69,9 +84,6 @@ bench-replicasets:
 	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
 	$(CARGO) build -p kcm-rs && $(CARGO) build --release -p kcm-rs; \
 	$(CARGO) run -q -p kcm-tests --example bench_replicasets -- upstream debug release
-
-# Where `make up` runs its cluster (see tests/env/cluster.sh).
-CLUSTER_DIR ?= target/cluster
 
 ## up: a long-lived local cluster in $(CLUSTER_DIR): etcd, kube-apiserver, kube-scheduler,
 ## kcm-rs (release), the upstream kube-controller-manager for the controllers kcm-rs lacks
