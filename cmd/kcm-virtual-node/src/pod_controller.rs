@@ -302,7 +302,9 @@ impl<P: Provider> PodController<P> {
         }
     }
 
-    fn upsert(&self, pod: Pod) {
+    fn upsert(&self, mut pod: Pod) {
+        // Managed fields are most of a stored pod's size and nothing here reads them.
+        pod.metadata.managed_fields = None;
         let key = key_of(&pod);
         let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
             return;
@@ -524,6 +526,8 @@ impl<P: Provider> PodController<P> {
                 }
                 t.started |= first_start;
                 t.precise = t.precise.after_report(pod, target, now);
+                let mut updated = updated;
+                updated.metadata.managed_fields = None;
                 if not_older(&updated, &t.pod) {
                     t.pod = Arc::new(updated);
                 }
