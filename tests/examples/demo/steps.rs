@@ -124,10 +124,10 @@ async fn watch_rollout(client: &Client, name: &str) -> anyhow::Result<()> {
             .map(|r| {
                 let s = r.status.clone().unwrap_or_default();
                 format!(
-                    "rev {} {}/{} ready",
+                    "rev {}: {} wanted, {} ready",
                     views::revision(r),
-                    s.ready_replicas.unwrap_or(0),
-                    r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0)
+                    r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0),
+                    s.ready_replicas.unwrap_or(0)
                 )
             })
             .collect();
