@@ -24,6 +24,7 @@ pub mod node;
 pub mod node_set;
 pub mod options;
 pub mod pod_controller;
+mod precise;
 pub mod provider;
 pub mod run;
 pub mod status;
