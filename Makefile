@@ -17,10 +17,12 @@ IMAGE_NAME ?= localhost/kcm-rs
 IMAGE_TAG ?=
 IMAGE_SOURCE ?= $(shell git remote get-url origin 2>/dev/null)
 RELEASE_DIR ?= target/release-image
+# Where `make up` runs its cluster (see tests/env/cluster.sh).
+CLUSTER_DIR ?= target/cluster
 # Extra arguments for the test binaries, e.g. CARGO_TEST_ARGS='--test-threads=1 --nocapture'.
 CARGO_TEST_ARGS ?=
 
-.PHONY: test preflight release k8s-bin build testenv-up testenv-down testenv-status lint fmt demo bench-replicasets
+.PHONY: test preflight release k8s-bin build testenv-up testenv-down testenv-status lint fmt demo bench-replicasets bench-scale up down
 
 ## test: build everything that is missing, then run all unit and integration tests
 # (--no-fail-fast: every test binary runs and reports, even after a failure).
@@ -81,11 +83,24 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## demo: kcm-rs on a local control plane with sample workloads (config/demo/workloads.yaml).
+## demo: a scripted tour of every kcm-rs controller on the cluster of `make up` (started if
+## it is not running, and stopped again at the end unless KEEP=1; a cluster that was already
+## up is left running).
 demo:
 	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
-	$(CARGO) build --workspace --bins --examples; \
-	$(CARGO) run -q -p kcm-tests --example demo
+	$(CARGO) build --release -p kcm-rs -p kcm-virtual-node; \
+	$(CARGO) build -q -p kcm-tests --example demo; \
+	started=0; \
+	if ! tests/env/cluster.sh status $(CLUSTER_DIR) >/dev/null 2>&1; then \
+	  tests/env/cluster.sh up $(CLUSTER_DIR); started=1; \
+	fi; \
+	rc=0; $(CARGO) run -q -p kcm-tests --example demo -- $(CLUSTER_DIR) || rc=$$?; \
+	if [ "$$started" = 1 ] && [ "$${KEEP:-0}" != 1 ]; then \
+	  tests/env/cluster.sh down $(CLUSTER_DIR); \
+	else \
+	  echo "make: the cluster stays up (make down stops it): source $(CLUSTER_DIR)/cluster.env"; \
+	fi; \
+	exit $$rc
 
 ## bench-replicasets: 200 ReplicaSets x 5 replicas to ready, upstream kube-controller-manager vs kcm-rs
 ## (debug and release), each on a fresh control plane with the same QPS limits.
@@ -93,3 +108,15 @@ bench-replicasets:
 	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
 	$(CARGO) build -p kcm-rs && $(CARGO) build --release -p kcm-rs; \
 	$(CARGO) run -q -p kcm-tests --example bench_replicasets -- upstream debug release
+
+## up: a long-lived local cluster in $(CLUSTER_DIR): etcd, kube-apiserver, kube-scheduler,
+## kcm-rs (release), the upstream kube-controller-manager for the controllers kcm-rs lacks
+## (UPSTREAM_REST=0: none) and kcm-virtual-node with 3 nodes. Prints how to use it.
+up:
+	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
+	$(CARGO) build --release -p kcm-rs -p kcm-virtual-node; \
+	tests/env/cluster.sh up $(CLUSTER_DIR)
+
+## down: stop what `make up` started.
+down:
+	tests/env/cluster.sh down $(CLUSTER_DIR)

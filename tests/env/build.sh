@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build etcd, kube-apiserver, kube-controller-manager and kube-scheduler from the
+# Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from the
 # Go modules pinned in this directory's go.mod/go.sum, unless a cached build with
 # the same inputs already exists. Prints the bin directory on its last line.
 #
@@ -15,7 +15,7 @@
 #                            say whether a build is needed, and exit; creates and downloads nothing
 set -euo pipefail
 
-RECIPE_VERSION=1
+RECIPE_VERSION=2
 
 mode=build
 case ${1:-} in
@@ -54,7 +54,7 @@ if [ -z "${K8S_BIN_DIR:-}" ] && [ -z "${HOME:-}" ]; then
 fi
 out=${K8S_BIN_DIR:-$HOME/.cache/kcm-rs/k8s-bin/$key}
 
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
 if [ -f "$out/.complete" ]; then
   [ "$mode" = preflight ] && say "ok: Go $go_version; Kubernetes binaries cached in $out"
@@ -122,7 +122,7 @@ say "building Kubernetes $k8s_version and etcd $etcd_version into $out (cold bui
 start=$(date +%s)
 go mod download ||
   fail "could not download the Go modules (GOPROXY=$(go env GOPROXY)); the first build needs the Go module proxy"
-for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   echo "build.sh: go build $cmd" >&2
   go build -trimpath -tags=selinux,notest -ldflags="-s -w $stamp" -o "$out/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
   mv "$out/$cmd.tmp" "$out/$cmd"

@@ -18,7 +18,9 @@
 //!   fresh control planes and /proc measurements for the benchmarks.
 //! - [`namespace`]: one fresh namespace per test.
 //! - [`nodes`] and [`pods`]: what kubelets and a scheduler would do (Ready nodes, binding,
-//!   Running/Ready status, finishing deletions); [`kubelet`] does all of it in the background.
+//!   Running/Ready status, finishing deletions); [`kubelet`] does all of it in the background,
+//!   running the pods with `kcm-virtual-node`'s own pod controller.
+//! - [`cluster`]: the real kube-scheduler and the `kcm-virtual-node` binary as child processes.
 //! - [`workloads`]: ReplicaSets, ReplicationControllers and pod templates to create.
 //! - [`wait`]: polling with a deadline that reports the last thing it saw.
 //! - [`kcm`]: kcm-rs itself as a child process.
@@ -28,6 +30,7 @@
 //!   kube-controller-manager with it.
 
 pub mod bench;
+pub mod cluster;
 pub mod env;
 pub mod kcm;
 pub mod kubelet;

@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::{
-    api::core::v1::{Node, Pod, PodCondition},
-    apimachinery::pkg::apis::meta::v1::Time,
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kcm_virtual_node::{
+    lifecycle::{self, Observed, Outcome, Target},
+    status::{Addresses, status_patch},
 };
 use kube::{
     Api, Client, ResourceExt,
@@ -52,7 +53,8 @@ pub async fn bind_pod(
 }
 
 /// Reports a bound pod Running and Ready with `pod_ip`, its containers started and ready,
-/// as its kubelet would once every readiness probe passed.
+/// as its kubelet would once every readiness probe passed. The status is built by the virtual
+/// node's code ([`kcm_virtual_node::status`]), as `kcm-virtual-node` writes it.
 pub async fn mark_pod_running_ready(
     client: &Client,
     namespace: &str,
@@ -60,39 +62,26 @@ pub async fn mark_pod_running_ready(
     pod_ip: &str,
 ) -> anyhow::Result<Pod> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let current = pods
-        .get(pod)
-        .await
-        .with_context(|| format!("reading pod {namespace}/{pod}"))?;
-    let Some(node) = current.spec.as_ref().and_then(|s| s.node_name.clone()) else {
-        bail!("pod {namespace}/{pod} is not bound to a node; bind it first");
+    let current = read_bound(&pods, namespace, pod).await?;
+    let now = jiff::Timestamp::now();
+    let started_at = match lifecycle::observe(&current) {
+        Observed::Running { started_at, .. } => started_at,
+        _ => now,
     };
-    let host_ip = host_ip(client, &node).await;
-    let now = Time(jiff::Timestamp::now());
-    let status = current.status.clone().unwrap_or_default();
-    let existing = status.conditions.unwrap_or_default();
-    let conditions: Vec<PodCondition> = ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
-        .into_iter()
-        .map(|type_| condition(&existing, type_, true, None, &now))
-        .collect();
-    let container_statuses: Vec<Value> = containers(&current)
-        .map(|(name, image)| {
-            json!({
-                "name": name, "image": image, "imageID": "", "ready": true, "started": true,
-                "restartCount": 0,
-                "state": { "running": { "startedAt": now } },
-            })
-        })
-        .collect();
-    let patch = json!({ "status": {
-        "phase": "Running",
-        "hostIP": host_ip, "hostIPs": [{ "ip": host_ip }],
-        "podIP": pod_ip, "podIPs": [{ "ip": pod_ip }],
-        "startTime": status.start_time.unwrap_or_else(|| now.clone()),
-        "conditions": conditions,
-        "containerStatuses": container_statuses,
-    }});
-    patch_status(&pods, pod, &patch, "Running/Ready").await
+    let target = Target::Running {
+        started_at,
+        restarts: 0,
+        ready: true,
+    };
+    report(
+        client,
+        &pods,
+        &current,
+        &target,
+        Some(pod_ip),
+        "Running/Ready",
+    )
+    .await
 }
 
 /// Reports a running pod not Ready (its readiness probe started failing). Phase, IPs and
@@ -103,32 +92,30 @@ pub async fn mark_pod_not_ready(
     pod: &str,
 ) -> anyhow::Result<Pod> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let current = pods
-        .get(pod)
-        .await
-        .with_context(|| format!("reading pod {namespace}/{pod}"))?;
-    let now = Time(jiff::Timestamp::now());
-    let status = current.status.clone().unwrap_or_default();
-    let existing = status.conditions.unwrap_or_default();
-    let reason = Some("ContainersNotReady");
-    let conditions = vec![
-        condition(&existing, "ContainersReady", false, reason, &now),
-        condition(&existing, "Ready", false, reason, &now),
-    ];
-    let container_statuses: Vec<Value> = status
-        .container_statuses
-        .unwrap_or_default()
-        .into_iter()
-        .map(|mut s| {
-            s.ready = false;
-            serde_json::to_value(s).unwrap_or(Value::Null)
-        })
-        .collect();
-    let patch = json!({ "status": {
-        "conditions": conditions,
-        "containerStatuses": container_statuses,
-    }});
-    patch_status(&pods, pod, &patch, "not Ready").await
+    let current = read_bound(&pods, namespace, pod).await?;
+    let (started_at, restarts) = match lifecycle::observe(&current) {
+        Observed::Running {
+            started_at,
+            restarts,
+            ..
+        } => (started_at, restarts),
+        other => bail!("pod {namespace}/{pod} is not running ({other:?}); start it first"),
+    };
+    let target = Target::Running {
+        started_at,
+        restarts,
+        ready: false,
+    };
+    let pod_ip = current.status.as_ref().and_then(|s| s.pod_ip.clone());
+    report(
+        client,
+        &pods,
+        &current,
+        &target,
+        pod_ip.as_deref(),
+        "not Ready",
+    )
+    .await
 }
 
 /// Reports that a bound pod's containers all exited: phase `Succeeded` (exit code 0) or
@@ -140,44 +127,71 @@ pub async fn mark_pod_finished(
     succeeded: bool,
 ) -> anyhow::Result<Pod> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let current = read_bound(&pods, namespace, pod).await?;
+    let started_at = match lifecycle::observe(&current) {
+        Observed::Running { started_at, .. } => Some(started_at),
+        _ => None,
+    };
+    let (outcome, exit_code) = if succeeded {
+        (Outcome::Succeeded, 0)
+    } else {
+        (Outcome::Failed, 1)
+    };
+    let target = Target::Finished {
+        outcome,
+        exit_code,
+        started_at,
+        reason: None,
+        message: None,
+    };
+    let pod_ip = current.status.as_ref().and_then(|s| s.pod_ip.clone());
+    report(
+        client,
+        &pods,
+        &current,
+        &target,
+        pod_ip.as_deref(),
+        outcome.phase(),
+    )
+    .await
+}
+
+async fn read_bound(pods: &Api<Pod>, namespace: &str, pod: &str) -> anyhow::Result<Pod> {
     let current = pods
         .get(pod)
         .await
         .with_context(|| format!("reading pod {namespace}/{pod}"))?;
-    let now = Time(jiff::Timestamp::now());
-    let existing = current
-        .status
-        .clone()
-        .unwrap_or_default()
-        .conditions
+    if current
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_ref())
+        .is_none()
+    {
+        bail!("pod {namespace}/{pod} is not bound to a node; bind it first");
+    }
+    Ok(current)
+}
+
+async fn report(
+    client: &Client,
+    pods: &Api<Pod>,
+    current: &Pod,
+    target: &Target,
+    pod_ip: Option<&str>,
+    what: &str,
+) -> anyhow::Result<Pod> {
+    let node = current
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
         .unwrap_or_default();
-    let reason = Some("PodCompleted");
-    let (phase, exit_code) = if succeeded {
-        ("Succeeded", 0)
-    } else {
-        ("Failed", 1)
+    let addresses = Addresses {
+        host_ip: host_ip(client, &node).await,
+        pod_ip: pod_ip.map(str::to_owned),
     };
-    let container_statuses: Vec<Value> = containers(&current)
-        .map(|(name, image)| {
-            json!({
-                "name": name, "image": image, "imageID": "", "ready": false, "started": false,
-                "restartCount": 0,
-                "state": { "terminated": {
-                    "exitCode": exit_code, "reason": if succeeded { "Completed" } else { "Error" },
-                    "startedAt": now, "finishedAt": now,
-                }},
-            })
-        })
-        .collect();
-    let patch = json!({ "status": {
-        "phase": phase,
-        "conditions": [
-            condition(&existing, "ContainersReady", false, reason, &now),
-            condition(&existing, "Ready", false, reason, &now),
-        ],
-        "containerStatuses": container_statuses,
-    }});
-    patch_status(&pods, pod, &patch, phase).await
+    let patch = status_patch(current, target, &addresses, jiff::Timestamp::now());
+    let name = current.name_any();
+    patch_status(pods, &name, &patch, what).await
 }
 
 /// Deletes a pod immediately (grace period 0), as a kubelet does once its containers are
@@ -286,39 +300,6 @@ async fn host_ip(client: &Client, node: &str) -> String {
     from_node.unwrap_or_else(|| node_ip(node))
 }
 
-fn containers(pod: &Pod) -> impl Iterator<Item = (String, String)> + '_ {
-    pod.spec
-        .iter()
-        .flat_map(|s| s.containers.iter())
-        .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
-}
-
-/// A pod condition with the given status. The transition time moves only when the status
-/// changes, as the kubelet does: `minReadySeconds` counts from the Ready transition.
-fn condition(
-    existing: &[PodCondition],
-    type_: &str,
-    ok: bool,
-    reason: Option<&str>,
-    now: &Time,
-) -> PodCondition {
-    let status = if ok { "True" } else { "False" };
-    let previous = existing.iter().find(|c| c.type_ == type_);
-    let last_transition_time = match previous {
-        Some(c) if c.status == status => {
-            c.last_transition_time.clone().or_else(|| Some(now.clone()))
-        }
-        _ => Some(now.clone()),
-    };
-    PodCondition {
-        type_: type_.to_owned(),
-        status: status.to_owned(),
-        reason: reason.map(str::to_owned),
-        last_transition_time,
-        ..PodCondition::default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,24 +310,5 @@ mod tests {
         let b = next_pod_ip();
         assert_ne!(a, b);
         assert!(a.starts_with("10.244."));
-    }
-
-    #[test]
-    fn a_condition_keeps_its_transition_time_while_its_status_holds() {
-        let then = Time("2020-01-01T00:00:00Z".parse().unwrap());
-        let now = Time(jiff::Timestamp::now());
-        let existing = vec![PodCondition {
-            type_: "Ready".into(),
-            status: "True".into(),
-            last_transition_time: Some(then.clone()),
-            ..PodCondition::default()
-        }];
-        let same = condition(&existing, "Ready", true, None, &now);
-        assert_eq!(same.last_transition_time, Some(then));
-        let flipped = condition(&existing, "Ready", false, Some("ContainersNotReady"), &now);
-        assert_eq!(flipped.last_transition_time, Some(now.clone()));
-        assert_eq!(flipped.status, "False");
-        let new = condition(&existing, "Initialized", true, None, &now);
-        assert_eq!(new.last_transition_time, Some(now));
     }
 }

@@ -14,7 +14,18 @@ mod version;
 
 use std::process::ExitCode;
 
+/// Prints the canonical `--controllers` name of every controller this build implements, one a
+/// line, and exits. Scripts use it to give an upstream kube-controller-manager running beside
+/// kcm-rs the disjoint rest (`*,-name,...`). Handled before flag parsing: it is not a setting.
+const LIST_IMPLEMENTED: &str = "--list-implemented-controllers";
+
 fn main() -> ExitCode {
+    if std::env::args_os().skip(1).any(|a| a == LIST_IMPLEMENTED) {
+        for descriptor in kcm_controllers::registry::descriptors() {
+            println!("{}", descriptor.name);
+        }
+        return ExitCode::SUCCESS;
+    }
     let loaded = match options::load(std::env::args_os()) {
         Ok(loaded) => loaded,
         Err(error) => error.exit(),
