@@ -416,5 +416,4 @@ pub fn deletion_due(pod: &Pod, first_seen_deleting: Timestamp, max_grace: Durati
 }
 
 #[cfg(test)]
-#[path = "lifecycle_tests.rs"]
 mod tests;

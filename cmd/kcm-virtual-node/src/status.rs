@@ -391,5 +391,4 @@ pub fn outcome_of(target: &Target) -> Option<Outcome> {
 }
 
 #[cfg(test)]
-#[path = "status_tests.rs"]
 mod tests;

@@ -3,9 +3,7 @@
 //! namespaces, and both runs must produce the same outcome. kcm-rs is the binary built by
 //! `cargo build -p kcm-rs`.
 
-#[path = "replicaset/deletion.rs"]
 mod deletion;
-#[path = "replicaset/support.rs"]
 mod support;
 
 use deletion::ready_pods;
