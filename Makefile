@@ -102,6 +102,13 @@ demo:
 	fi; \
 	exit $$rc
 
+## bench-scale: time to synced caches, CPU and RSS with 20 000 and 40 000 pods cached,
+## upstream kube-controller-manager vs kcm-rs (release); BENCH_ARGS='--sizes=5000 upstream-protobuf release'.
+bench-scale:
+	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
+	$(CARGO) build --release -p kcm-rs; \
+	$(CARGO) run --release -q -p kcm-tests --example bench_scale -- $(BENCH_ARGS)
+
 ## bench-replicasets: 200 ReplicaSets x 5 replicas to ready, upstream kube-controller-manager vs kcm-rs
 ## (debug and release), each on a fresh control plane with the same QPS limits.
 bench-replicasets:
