@@ -48,3 +48,16 @@ fn a_partial_metadata_list_parses_into_names_and_finalizers() {
         ]
     );
 }
+
+#[test]
+fn an_empty_metadata_list_has_null_items() {
+    // What the apiserver answers for an empty PartialObjectMetadataList.
+    let text = r#"{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"265"},"items":null}"#;
+    let list: List<Item> = serde_json::from_str(text).expect("null items parse");
+    assert!(list.items.is_empty());
+    let bare: List<Item> = serde_json::from_str("{}").expect("absent items parse");
+    assert!(bare.items.is_empty());
+    let item: Item =
+        serde_json::from_str(r#"{"metadata":{"name":"a","finalizers":null}}"#).expect("item");
+    assert!(item.metadata.finalizers.is_empty());
+}
