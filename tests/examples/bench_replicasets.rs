@@ -32,36 +32,36 @@
 use std::{
     collections::{HashMap, HashSet},
     path::{Path, PathBuf},
-    process::Command,
     sync::Arc,
     time::Duration,
 };
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::{
     apps::v1::ReplicaSet,
     core::v1::{Namespace, Pod},
-    rbac::v1::ClusterRoleBinding,
 };
 use kube::{
     Api, Client, ResourceExt,
-    api::{ListParams, PostParams},
+    api::PostParams,
     runtime::{WatchStreamExt, watcher},
 };
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use testenv::{
-    Check, FakeKubelet, ManagedProcess, env::config_from_kubeconfig, pods::is_pod_ready,
-    process::ProcessState, wait_until, workloads,
+    FakeKubelet, ManagedProcess,
+    bench::{self, Contender, ControlPlane, flag},
+    pods::is_pod_ready,
+    process::ProcessState,
+    workloads,
 };
 use tokio::{sync::oneshot, task::JoinHandle, time::Instant};
 
 const BENCH_LABEL: &str = "kcm-bench=replicasets";
 const FLAGS: &str = "replicasets replicas namespaces qps burst workers timeout";
 const NODES: usize = 10;
-const TARGET_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target");
 
 #[derive(Debug)]
 struct Settings {
@@ -72,14 +72,6 @@ struct Settings {
     burst: u32,
     workers: u32,
     timeout: Duration,
-}
-
-#[derive(Debug)]
-struct Contender {
-    label: String,
-    binary: PathBuf,
-    /// `Some(protobuf)` for the upstream kube-controller-manager.
-    upstream: Option<bool>,
 }
 
 /// What one contender achieved.
@@ -95,26 +87,9 @@ struct Outcome {
     kubelet_lag: (Duration, Duration),
 }
 
-/// The value of `--key=value` among `args`, or `default`.
-fn flag<T: std::str::FromStr>(args: &[String], key: &str, default: T) -> anyhow::Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    let prefix = format!("--{key}=");
-    match args.iter().rev().find_map(|a| a.strip_prefix(&prefix)) {
-        Some(v) => v.parse().map_err(|e| anyhow::anyhow!("--{key}={v}: {e}")),
-        None => Ok(default),
-    }
-}
-
 fn parse_args() -> anyhow::Result<(Settings, PathBuf, Vec<Contender>)> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    for arg in args.iter().filter_map(|a| a.strip_prefix("--")) {
-        let key = arg.split_once('=').map(|(k, _)| k);
-        if !key.is_some_and(|k| FLAGS.split(' ').any(|f| f == k)) {
-            bail!("--{arg}: expected --KEY=VALUE with KEY one of: {FLAGS}");
-        }
-    }
+    bench::check_flags(&args, FLAGS)?;
     let settings = Settings {
         replicasets: flag(&args, "replicasets", 200)?,
         replicas: flag(&args, "replicas", 5)?,
@@ -124,132 +99,14 @@ fn parse_args() -> anyhow::Result<(Settings, PathBuf, Vec<Contender>)> {
         workers: flag(&args, "workers", 5)?,
         timeout: Duration::from_secs(flag(&args, "timeout", 600)?),
     };
-    let target = target_dir();
-    let mut names: Vec<&str> = args
+    let names: Vec<&str> = args
         .iter()
         .filter(|a| !a.starts_with("--"))
         .map(String::as_str)
         .collect();
-    if names.is_empty() {
-        names = vec!["upstream", "debug"];
-        if target.join("release/kcm-rs").is_file() {
-            names.push("release");
-        }
-    }
-    let bin_dir = k8s_bin_dir()?;
-    let upstream = bin_dir.join("kube-controller-manager");
-    let version = command_output(&upstream, "--version").unwrap_or_default();
-    let version = version.split_whitespace().last().unwrap_or("?").to_owned();
-    let contenders = names.into_iter().map(|name| match name {
-        "upstream" | "upstream-protobuf" => Contender {
-            label: format!(
-                "upstream {version}{}",
-                if name == "upstream" {
-                    ""
-                } else {
-                    " (protobuf)"
-                }
-            ),
-            binary: upstream.clone(),
-            upstream: Some(name != "upstream"),
-        },
-        "debug" | "release" => Contender {
-            label: format!("kcm-rs ({name})"),
-            binary: target.join(name).join("kcm-rs"),
-            upstream: None,
-        },
-        path => Contender {
-            label: format!("kcm-rs ({path})"),
-            binary: path.into(),
-            upstream: None,
-        },
-    });
-    let contenders: Vec<Contender> = contenders.collect();
-    if let Some(missing) = contenders.iter().find(|c| !c.binary.is_file()) {
-        bail!(
-            "{} is missing (cargo build -p kcm-rs?)",
-            missing.binary.display()
-        );
-    }
+    let bin_dir = bench::k8s_bin_dir()?;
+    let contenders = bench::contenders(&names, &bin_dir)?;
     Ok((settings, bin_dir, contenders))
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| TARGET_DIR.into(), PathBuf::from)
-}
-
-/// `K8S_BIN_DIR`, else the cached build of `tests/env/build.sh`.
-fn k8s_bin_dir() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("K8S_BIN_DIR").filter(|d| !d.is_empty()) {
-        return Ok(dir.into());
-    }
-    let out = Command::new("bash")
-        .args([testenv::env::BUILD_SCRIPT, "--cached-only"])
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "no Kubernetes binaries: run tests/env/build.sh"
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    Ok(stdout.lines().last().unwrap_or_default().trim().into())
-}
-
-fn testenv_sh(args: &[&str], dir: &Path, bin_dir: &Path) -> anyhow::Result<()> {
-    let out = Command::new("bash")
-        .arg(testenv::env::TESTENV_SCRIPT)
-        .args(args)
-        .arg(dir)
-        .env("K8S_BIN_DIR", bin_dir)
-        .output()?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    anyhow::ensure!(
-        out.status.success(),
-        "testenv.sh {args:?} {} failed:\n{stderr}",
-        dir.display()
-    );
-    Ok(())
-}
-
-/// A fresh etcd + kube-apiserver, stopped on drop (and by testenv.sh's guard if we die).
-struct ControlPlane {
-    dir: PathBuf,
-    bin_dir: PathBuf,
-}
-
-impl ControlPlane {
-    fn up(dir: PathBuf, bin_dir: &Path) -> anyhow::Result<Self> {
-        if dir.exists() {
-            let _ = testenv_sh(&["down"], &dir, bin_dir);
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::create_dir_all(dir.join("processes"))?;
-        let me = std::process::id().to_string();
-        testenv_sh(&["up", "--owner-pid", &me], &dir, bin_dir)?;
-        // Kills the controller should this process die without unwinding.
-        testenv_sh(
-            &["reap", "--owner-pid", &me],
-            &dir.join("processes"),
-            bin_dir,
-        )?;
-        Ok(Self {
-            dir,
-            bin_dir: bin_dir.to_owned(),
-        })
-    }
-
-    async fn client(&self, kubeconfig: &str) -> anyhow::Result<Client> {
-        Ok(Client::try_from(
-            config_from_kubeconfig(&self.dir.join(kubeconfig)).await?,
-        )?)
-    }
-}
-
-impl Drop for ControlPlane {
-    fn drop(&mut self) {
-        if let Err(e) = testenv_sh(&["down"], &self.dir, &self.bin_dir) {
-            eprintln!("{e:#}");
-        }
-    }
 }
 
 /// A watch of the bench objects of one kind, aborted on drop. `on_object` returns `true` to
@@ -345,70 +202,25 @@ fn replica_set(index: usize, replicas: i32) -> ReplicaSet {
     rs
 }
 
-/// `utime + stime` of a process, in seconds: fields 14 and 15 of `/proc/<pid>/stat`.
-fn cpu_seconds(pid: u32, ticks_per_second: f64) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name may hold spaces; fields after it start at field 3.
-    let (_, after_command) = stat.rsplit_once(") ").context("odd /proc/<pid>/stat")?;
-    let fields: Vec<&str> = after_command.split_whitespace().collect();
-    let ticks =
-        |i: usize| -> anyhow::Result<f64> { Ok(fields.get(i).context("short stat")?.parse()?) };
-    Ok((ticks(11)? + ticks(12)?) / ticks_per_second)
-}
-
-/// `VmHWM` (peak resident set) of a process, in MB.
-fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .context("no VmHWM")?;
-    Ok(kb.trim().trim_end_matches("kB").trim().parse::<f64>()? / 1024.0)
-}
-
-/// Sum of the samples of `name` whose labels include every `key="value"` of `labels` (as
-/// text: `,resource="pods"` rather than `resource="pods"` where a key ends another key).
-fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter_map(|l| l.strip_prefix(name)?.strip_prefix('{'))
-        .filter(|l| labels.iter().all(|want| l.contains(want)))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
-}
-
 /// (APF-exempt requests dispatched, pod creations) so far, as the apiserver counts them.
 /// Also keeps the whole text in `save_to`, for a breakdown by verb and resource.
 async fn apiserver_counts(admin: &Client, save_to: &Path) -> anyhow::Result<(f64, f64)> {
-    let text = admin
-        .request_text(http::Request::get("/metrics").body(Vec::new())?)
-        .await?;
-    std::fs::write(save_to, &text)?;
-    let dispatched = "apiserver_flowcontrol_dispatched_requests_total";
-    let requests = metric_sum(&text, dispatched, &[r#"flow_schema="exempt""#]);
+    let text = bench::apiserver_metrics(admin, save_to).await?;
     let pod_posts = [r#",resource="pods""#, r#"subresource="""#, r#"verb="POST""#];
     Ok((
-        requests,
-        metric_sum(&text, "apiserver_request_total", &pod_posts),
+        bench::exempt_requests(&text),
+        bench::metric_sum(&text, "apiserver_request_total", &pod_posts),
     ))
 }
 
-fn controller_command(c: &Contender, s: &Settings, dir: &Path) -> Command {
-    let mut command = Command::new(&c.binary);
+fn controller_command(c: &Contender, s: &Settings, dir: &Path) -> std::process::Command {
+    let mut command = c.command(dir);
     command.args([
-        format!("--kubeconfig={}", dir.join("admin.kubeconfig").display()),
-        "--leader-elect=false".into(),
-        "--secure-port=0".into(),
         "--controllers=replicaset-controller".into(),
         format!("--concurrent-replicaset-syncs={}", s.workers),
         format!("--kube-api-qps={}", s.qps),
         format!("--kube-api-burst={}", s.burst),
     ]);
-    if let Some(protobuf) = c.upstream {
-        command.arg("--use-service-account-credentials=false");
-        if !protobuf {
-            command.arg("--kube-api-content-type=application/json");
-        }
-    }
     command
 }
 
@@ -418,26 +230,8 @@ async fn prepare(
     plane: &ControlPlane,
     s: &Settings,
 ) -> anyhow::Result<(Client, Vec<String>, Vec<FakeKubelet>)> {
-    let binding: ClusterRoleBinding = serde_json::from_value(json!({
-        "metadata": { "name": "bench-harness" },
-        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin" },
-        "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "restricted-user" }],
-    }))?;
-    let admin = plane.client("admin.kubeconfig").await?;
-    Api::all(admin)
-        .create(&PostParams::default(), &binding)
-        .await?;
-    let harness = plane.client("restricted.kubeconfig").await?;
+    let harness = plane.harness_client().await?;
     let namespaces: Api<Namespace> = Api::all(harness.clone());
-    // RBAC reaches the authorizer through an informer: wait for the binding to apply.
-    let list = ListParams::default().limit(1);
-    wait_until(Duration::from_secs(30), "the harness binding", || async {
-        match namespaces.list(&list).await {
-            Ok(_) => Check::Done(()),
-            Err(e) => Check::NotYet(e.to_string()),
-        }
-    })
-    .await?;
     let nodes: Vec<String> = (0..NODES).map(|i| format!("bench-node-{i}")).collect();
     for node in &nodes {
         testenv::nodes::create_ready_node(&harness, node).await?;
@@ -457,20 +251,16 @@ async fn run(c: &Contender, s: &Settings, bin_dir: &Path, dir: PathBuf) -> anyho
     let admin = plane.client("admin.kubeconfig").await?;
     let (harness, namespaces, kubelets) = prepare(&plane, s).await?;
 
-    let name = c
-        .binary
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("controller");
-    let command = controller_command(c, s, &plane.dir);
-    let mut controller = ManagedProcess::spawn_in(&plane.dir.join("processes"), name, command)?;
+    let name = c.process_name();
+    let command = controller_command(c, s, plane.dir());
+    let mut controller = ManagedProcess::spawn_in(&plane.dir().join("processes"), name, command)?;
     controller
         .wait_for_log("Caches are synced", Duration::from_secs(60))
         .await?;
-    let (pid, ticks) = (controller.pid(), clock_ticks());
+    let (pid, ticks) = (controller.pid(), bench::clock_ticks());
     let (requests_before, pods_before) =
-        apiserver_counts(&admin, &plane.dir.join("metrics-before.txt")).await?;
-    let cpu_before = cpu_seconds(pid, ticks)?;
+        apiserver_counts(&admin, &plane.dir().join("metrics-before.txt")).await?;
+    let cpu_before = bench::cpu_seconds(pid, ticks)?;
 
     let pod_times = PodTimes::default();
     let _pod_watch = watch_pod_lag(harness.clone(), pod_times.clone());
@@ -504,10 +294,10 @@ async fn run(c: &Contender, s: &Settings, bin_dir: &Path, dir: PathBuf) -> anyho
             }
         }
     };
-    let cpu_total = cpu_seconds(pid, ticks)?;
-    let peak_rss_mb = peak_rss_mb(pid)?;
+    let cpu_total = bench::cpu_seconds(pid, ticks)?;
+    let peak_rss_mb = bench::peak_rss_mb(pid)?;
     let (requests_after, pods_after) =
-        apiserver_counts(&admin, &plane.dir.join("metrics-after.txt")).await?;
+        apiserver_counts(&admin, &plane.dir().join("metrics-after.txt")).await?;
     controller.terminate(Duration::from_secs(15)).await?;
     drop(kubelets);
 
@@ -526,17 +316,6 @@ async fn run(c: &Contender, s: &Settings, bin_dir: &Path, dir: PathBuf) -> anyho
     })
 }
 
-fn command_output(program: &Path, arg: &str) -> Option<String> {
-    let out = Command::new(program).arg(arg).output().ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-fn clock_ticks() -> f64 {
-    command_output(Path::new("getconf"), "CLK_TCK")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(100.0)
-}
-
 fn print_table(s: &Settings, outcomes: &[Outcome]) {
     println!(
         "\n{} ReplicaSets × {} replicas over {} namespaces and {} nodes; \
@@ -544,36 +323,30 @@ fn print_table(s: &Settings, outcomes: &[Outcome]) {
         s.replicasets, s.replicas, s.namespaces, NODES, s.qps, s.burst, s.workers
     );
     let header = "all ready (s)|CPU run s|CPU total s|peak RSS (MB)|requests|pod POSTs|kubelet lag p50 / max";
-    let mut rows = vec![header.split('|').map(str::to_owned).collect::<Vec<_>>()];
-    for o in outcomes {
-        let (p50, max) = (o.kubelet_lag.0.as_millis(), o.kubelet_lag.1.as_millis());
-        rows.push(vec![
-            format!("{:.2}", o.all_ready.as_secs_f64()),
-            format!("{:.2}", o.cpu_run),
-            format!("{:.2}", o.cpu_total),
-            format!("{:.1}", o.peak_rss_mb),
-            o.requests.to_string(),
-            o.pod_creates.to_string(),
-            format!("{p50} ms / {max} ms"),
-        ]);
-    }
-    let labels = std::iter::once("contender").chain(outcomes.iter().map(|o| o.label.as_str()));
-    let widths: Vec<usize> = rows[0].iter().map(String::len).collect();
-    for (label, row) in labels.zip(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:>w$}"))
-            .collect();
-        println!("{label:<28} {}", cells.join(" "));
-    }
+    let rows: Vec<(String, Vec<String>)> = outcomes
+        .iter()
+        .map(|o| {
+            let (p50, max) = (o.kubelet_lag.0.as_millis(), o.kubelet_lag.1.as_millis());
+            let cells = vec![
+                format!("{:.2}", o.all_ready.as_secs_f64()),
+                format!("{:.2}", o.cpu_run),
+                format!("{:.2}", o.cpu_total),
+                format!("{:.1}", o.peak_rss_mb),
+                o.requests.to_string(),
+                o.pod_creates.to_string(),
+                format!("{p50} ms / {max} ms"),
+            ];
+            (o.label.clone(), cells)
+        })
+        .collect();
+    print!("{}", bench::table(header, &rows));
     println!("(columns explained at the top of tests/examples/bench_replicasets.rs)");
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let (settings, bin_dir, contenders) = parse_args()?;
-    let root = target_dir().join("bench-replicasets");
+    let root = bench::target_dir().join("bench-replicasets");
     let (mut outcomes, mut failed) = (Vec::new(), 0);
     for (i, contender) in contenders.iter().enumerate() {
         let label = &contender.label;

@@ -15,6 +15,8 @@
 //! binaries are missing outside CI; with `CI=true` that is a failure.
 //!
 //! - [`env`]: start or reuse the control plane, clients, identities.
+//! - [`bench`]: what the benchmarks in `tests/examples` share (contenders, a fresh control
+//!   plane each, CPU and memory from `/proc`, requests from `/metrics`).
 //! - [`namespace`]: one fresh namespace per test.
 //! - [`nodes`] and [`pods`]: what kubelets and a scheduler would do (Ready nodes, binding,
 //!   Running/Ready status, finishing deletions); [`kubelet`] does all of it in the background.
@@ -26,6 +28,7 @@
 //!   and by a reaper if the test binary dies; [`upstream`] runs the upstream
 //!   kube-controller-manager with it.
 
+pub mod bench;
 pub mod env;
 pub mod kcm;
 pub mod kubelet;
