@@ -69,3 +69,11 @@ bench-replicasets:
 	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
 	$(CARGO) build -p kcm-rs && $(CARGO) build --release -p kcm-rs; \
 	$(CARGO) run -q -p kcm-tests --example bench_replicasets -- upstream debug release
+
+## bench-namespace: one namespace holding 5000 objects of 10 kinds (one a CRD) deleted, upstream
+## kube-controller-manager vs kcm-rs (debug and release), each on a fresh control plane.
+.PHONY: bench-namespace
+bench-namespace:
+	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
+	$(CARGO) build -p kcm-rs && $(CARGO) build --release -p kcm-rs; \
+	$(CARGO) run -q -p kcm-tests --example bench_namespace -- upstream debug release
