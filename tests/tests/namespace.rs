@@ -493,3 +493,67 @@ async fn an_unavailable_aggregated_api_holds_the_namespace_until_it_goes() -> an
     assert_eq!(ours, upstream);
     Ok(())
 }
+
+/// No built-in resource of 1.37 lacks `deletecollection`, so the fallback is driven directly:
+/// a resource discovery says cannot be deleted as a collection is listed and deleted item by
+/// item, and one the server does not know (404, kubernetes#22413) counts as nothing to delete.
+#[tokio::test]
+async fn without_deletecollection_items_are_deleted_one_by_one() -> anyhow::Result<()> {
+    use kcm_controllers::{
+        namespace::{
+            content::ContentDeleter,
+            resource::{GroupVersionResource, NamespacedResource, Verbs},
+        },
+        toolkit::Clock,
+    };
+    let Some(env) = testenv::TestEnv::get().await else {
+        return Ok(());
+    };
+    let ns = env.namespace("ns-one-by-one").await?;
+    let client = env.admin_client();
+    for i in 0..3 {
+        create(
+            &client,
+            ns.name(),
+            "configmaps",
+            json!({
+                "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": format!("cm{i}") },
+            }),
+        )
+        .await?;
+    }
+    let deleter = ContentDeleter::new(client.clone(), Clock::system());
+    let no_collection = Verbs {
+        delete: true,
+        delete_collection: false,
+        list: true,
+    };
+    let configmaps = NamespacedResource {
+        gvr: GroupVersionResource::new("", "v1", "configmaps"),
+        verbs: no_collection,
+    };
+    let now = jiff::Timestamp::now();
+    let outcome = deleter.delete_resource(&configmaps, ns.name(), now).await;
+    assert!(outcome.error.is_none(), "{outcome:?}");
+    assert_eq!((outcome.estimate, outcome.remaining), (0, 0));
+    assert_eq!(
+        count(&client, ns.name(), "v1", "ConfigMap", "configmaps").await?,
+        0
+    );
+
+    let unknown = NamespacedResource {
+        gvr: GroupVersionResource::new("", "v1", "nosuchthings"),
+        verbs: Verbs {
+            delete: true,
+            delete_collection: true,
+            list: true,
+        },
+    };
+    let outcome = deleter.delete_resource(&unknown, ns.name(), now).await;
+    assert!(
+        outcome.error.is_none(),
+        "404 means not supported: {outcome:?}"
+    );
+    assert_eq!((outcome.estimate, outcome.remaining), (0, 0));
+    Ok(())
+}

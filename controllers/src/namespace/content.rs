@@ -199,8 +199,9 @@ impl ContentDeleter {
         pass
     }
 
-    /// Estimate, delete (the collection, else item by item), then verify what is left.
-    async fn delete_resource(
+    /// Estimate, delete (the collection, else item by item), then verify what is left
+    /// (`deleteAllContentForGroupVersionResource`).
+    pub async fn delete_resource(
         &self,
         resource: &NamespacedResource,
         namespace: &str,
