@@ -127,3 +127,11 @@ up:
 ## down: stop what `make up` started.
 down:
 	tests/env/cluster.sh down $(CLUSTER_DIR)
+
+## bench-namespace: one namespace holding 5000 objects of 10 kinds (one a CRD) deleted, upstream
+## kube-controller-manager vs kcm-rs (debug and release), each on a fresh control plane.
+.PHONY: bench-namespace
+bench-namespace:
+	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
+	$(CARGO) build -p kcm-rs && $(CARGO) build --release -p kcm-rs; \
+	$(CARGO) run -q -p kcm-tests --example bench_namespace -- upstream debug release

@@ -5,6 +5,7 @@
 
 pub mod context;
 pub mod names;
+pub mod namespace;
 pub mod registry;
 pub mod replicaset;
 pub mod runtime;

@@ -60,6 +60,7 @@ pub fn descriptors() -> Vec<ControllerDescriptor> {
     vec![
         crate::replicaset::replicationcontroller_descriptor(),
         crate::replicaset::replicaset_descriptor(),
+        crate::namespace::descriptor(),
     ]
 }
 

@@ -32,7 +32,6 @@
 use std::{
     collections::{HashMap, HashSet},
     path::{Path, PathBuf},
-    process::Command,
     sync::Arc,
     time::Duration,
 };
@@ -42,25 +41,21 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::{
     apps::v1::ReplicaSet,
     core::v1::{Namespace, Pod},
-    rbac::v1::ClusterRoleBinding,
 };
 use kube::{
     Api, Client, ResourceExt,
-    api::{ListParams, PostParams},
+    api::PostParams,
     runtime::{WatchStreamExt, watcher},
 };
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use testenv::{
-    Check, FakeKubelet, ManagedProcess,
-    bench::{
-        Contender, ControlPlane, check_flags, clock_ticks, contenders, cpu_seconds, flag,
-        k8s_bin_dir, metric_sum, peak_rss_mb, target_dir,
-    },
+    FakeKubelet, ManagedProcess,
+    bench::{self, Contender, ControlPlane, flag},
     pods::is_pod_ready,
     process::ProcessState,
-    wait_until, workloads,
+    workloads,
 };
 use tokio::{sync::oneshot, task::JoinHandle, time::Instant};
 
@@ -94,7 +89,7 @@ struct Outcome {
 
 fn parse_args() -> anyhow::Result<(Settings, PathBuf, Vec<Contender>)> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    check_flags(&args, FLAGS)?;
+    bench::check_flags(&args, FLAGS)?;
     let settings = Settings {
         replicasets: flag(&args, "replicasets", 200)?,
         replicas: flag(&args, "replicas", 5)?,
@@ -104,12 +99,13 @@ fn parse_args() -> anyhow::Result<(Settings, PathBuf, Vec<Contender>)> {
         workers: flag(&args, "workers", 5)?,
         timeout: Duration::from_secs(flag(&args, "timeout", 600)?),
     };
-    let mut defaults = vec!["upstream", "debug"];
-    if target_dir().join("release/kcm-rs").is_file() {
-        defaults.push("release");
-    }
-    let bin_dir = k8s_bin_dir()?;
-    let contenders = contenders(&args, &bin_dir, &defaults)?;
+    let names: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    let bin_dir = bench::k8s_bin_dir()?;
+    let contenders = bench::contenders(&names, &bin_dir)?;
     Ok((settings, bin_dir, contenders))
 }
 
@@ -209,31 +205,22 @@ fn replica_set(index: usize, replicas: i32) -> ReplicaSet {
 /// (APF-exempt requests dispatched, pod creations) so far, as the apiserver counts them.
 /// Also keeps the whole text in `save_to`, for a breakdown by verb and resource.
 async fn apiserver_counts(admin: &Client, save_to: &Path) -> anyhow::Result<(f64, f64)> {
-    let text = admin
-        .request_text(http::Request::get("/metrics").body(Vec::new())?)
-        .await?;
-    std::fs::write(save_to, &text)?;
-    let dispatched = "apiserver_flowcontrol_dispatched_requests_total";
-    let requests = metric_sum(&text, dispatched, &[r#"flow_schema="exempt""#]);
+    let text = bench::apiserver_metrics(admin, save_to).await?;
     let pod_posts = [r#",resource="pods""#, r#"subresource="""#, r#"verb="POST""#];
     Ok((
-        requests,
-        metric_sum(&text, "apiserver_request_total", &pod_posts),
+        bench::exempt_requests(&text),
+        bench::metric_sum(&text, "apiserver_request_total", &pod_posts),
     ))
 }
 
-fn controller_command(c: &Contender, s: &Settings, dir: &Path) -> Command {
-    let mut command = Command::new(&c.binary);
+fn controller_command(c: &Contender, s: &Settings, dir: &Path) -> std::process::Command {
+    let mut command = c.command(dir);
     command.args([
-        format!("--kubeconfig={}", dir.join("admin.kubeconfig").display()),
-        "--leader-elect=false".into(),
-        "--secure-port=0".into(),
         "--controllers=replicaset-controller".into(),
         format!("--concurrent-replicaset-syncs={}", s.workers),
         format!("--kube-api-qps={}", s.qps),
         format!("--kube-api-burst={}", s.burst),
     ]);
-    command.args(c.upstream_args());
     command
 }
 
@@ -243,26 +230,8 @@ async fn prepare(
     plane: &ControlPlane,
     s: &Settings,
 ) -> anyhow::Result<(Client, Vec<String>, Vec<FakeKubelet>)> {
-    let binding: ClusterRoleBinding = serde_json::from_value(json!({
-        "metadata": { "name": "bench-harness" },
-        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin" },
-        "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "restricted-user" }],
-    }))?;
-    let admin = plane.client("admin.kubeconfig").await?;
-    Api::all(admin)
-        .create(&PostParams::default(), &binding)
-        .await?;
-    let harness = plane.client("restricted.kubeconfig").await?;
+    let harness = plane.harness_client().await?;
     let namespaces: Api<Namespace> = Api::all(harness.clone());
-    // RBAC reaches the authorizer through an informer: wait for the binding to apply.
-    let list = ListParams::default().limit(1);
-    wait_until(Duration::from_secs(30), "the harness binding", || async {
-        match namespaces.list(&list).await {
-            Ok(_) => Check::Done(()),
-            Err(e) => Check::NotYet(e.to_string()),
-        }
-    })
-    .await?;
     let nodes: Vec<String> = (0..NODES).map(|i| format!("bench-node-{i}")).collect();
     for node in &nodes {
         testenv::nodes::create_ready_node(&harness, node).await?;
@@ -282,20 +251,16 @@ async fn run(c: &Contender, s: &Settings, bin_dir: &Path, dir: PathBuf) -> anyho
     let admin = plane.client("admin.kubeconfig").await?;
     let (harness, namespaces, kubelets) = prepare(&plane, s).await?;
 
-    let name = c
-        .binary
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("controller");
-    let command = controller_command(c, s, &plane.dir);
-    let mut controller = ManagedProcess::spawn_in(&plane.dir.join("processes"), name, command)?;
+    let name = c.process_name();
+    let command = controller_command(c, s, plane.dir());
+    let mut controller = ManagedProcess::spawn_in(&plane.dir().join("processes"), name, command)?;
     controller
         .wait_for_log("Caches are synced", Duration::from_secs(60))
         .await?;
-    let (pid, ticks) = (controller.pid(), clock_ticks());
+    let (pid, ticks) = (controller.pid(), bench::clock_ticks());
     let (requests_before, pods_before) =
-        apiserver_counts(&admin, &plane.dir.join("metrics-before.txt")).await?;
-    let cpu_before = cpu_seconds(pid, ticks)?;
+        apiserver_counts(&admin, &plane.dir().join("metrics-before.txt")).await?;
+    let cpu_before = bench::cpu_seconds(pid, ticks)?;
 
     let pod_times = PodTimes::default();
     let _pod_watch = watch_pod_lag(harness.clone(), pod_times.clone());
@@ -329,10 +294,10 @@ async fn run(c: &Contender, s: &Settings, bin_dir: &Path, dir: PathBuf) -> anyho
             }
         }
     };
-    let cpu_total = cpu_seconds(pid, ticks)?;
-    let peak_rss_mb = peak_rss_mb(pid)?;
+    let cpu_total = bench::cpu_seconds(pid, ticks)?;
+    let peak_rss_mb = bench::peak_rss_mb(pid)?;
     let (requests_after, pods_after) =
-        apiserver_counts(&admin, &plane.dir.join("metrics-after.txt")).await?;
+        apiserver_counts(&admin, &plane.dir().join("metrics-after.txt")).await?;
     controller.terminate(Duration::from_secs(15)).await?;
     drop(kubelets);
 
@@ -358,36 +323,30 @@ fn print_table(s: &Settings, outcomes: &[Outcome]) {
         s.replicasets, s.replicas, s.namespaces, NODES, s.qps, s.burst, s.workers
     );
     let header = "all ready (s)|CPU run s|CPU total s|peak RSS (MB)|requests|pod POSTs|kubelet lag p50 / max";
-    let mut rows = vec![header.split('|').map(str::to_owned).collect::<Vec<_>>()];
-    for o in outcomes {
-        let (p50, max) = (o.kubelet_lag.0.as_millis(), o.kubelet_lag.1.as_millis());
-        rows.push(vec![
-            format!("{:.2}", o.all_ready.as_secs_f64()),
-            format!("{:.2}", o.cpu_run),
-            format!("{:.2}", o.cpu_total),
-            format!("{:.1}", o.peak_rss_mb),
-            o.requests.to_string(),
-            o.pod_creates.to_string(),
-            format!("{p50} ms / {max} ms"),
-        ]);
-    }
-    let labels = std::iter::once("contender").chain(outcomes.iter().map(|o| o.label.as_str()));
-    let widths: Vec<usize> = rows[0].iter().map(String::len).collect();
-    for (label, row) in labels.zip(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:>w$}"))
-            .collect();
-        println!("{label:<28} {}", cells.join(" "));
-    }
+    let rows: Vec<(String, Vec<String>)> = outcomes
+        .iter()
+        .map(|o| {
+            let (p50, max) = (o.kubelet_lag.0.as_millis(), o.kubelet_lag.1.as_millis());
+            let cells = vec![
+                format!("{:.2}", o.all_ready.as_secs_f64()),
+                format!("{:.2}", o.cpu_run),
+                format!("{:.2}", o.cpu_total),
+                format!("{:.1}", o.peak_rss_mb),
+                o.requests.to_string(),
+                o.pod_creates.to_string(),
+                format!("{p50} ms / {max} ms"),
+            ];
+            (o.label.clone(), cells)
+        })
+        .collect();
+    print!("{}", bench::table(header, &rows));
     println!("(columns explained at the top of tests/examples/bench_replicasets.rs)");
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let (settings, bin_dir, contenders) = parse_args()?;
-    let root = target_dir().join("bench-replicasets");
+    let root = bench::target_dir().join("bench-replicasets");
     let (mut outcomes, mut failed) = (Vec::new(), 0);
     for (i, contender) in contenders.iter().enumerate() {
         let label = &contender.label;

@@ -17,7 +17,7 @@
 //! seconds more, and *peak* is `VmHWM`; *per pod* is RSS minus the same contender's RSS in an
 //! empty cluster, divided by the pod count.
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{path::Path, time::Duration};
 
 use anyhow::bail;
 use futures::{StreamExt, TryStreamExt};
@@ -111,17 +111,8 @@ async fn measure(
     s: &Settings,
     pods: usize,
 ) -> anyhow::Result<Outcome> {
-    let mut command = Command::new(&c.binary);
-    command.args([
-        format!(
-            "--kubeconfig={}",
-            plane.dir.join("admin.kubeconfig").display()
-        ),
-        "--leader-elect=false".into(),
-        "--secure-port=0".into(),
-        "--controllers=replicaset-controller,replicationcontroller-controller".into(),
-    ]);
-    command.args(c.upstream_args());
+    let mut command = c.command(plane.dir());
+    command.arg("--controllers=replicaset-controller,replicationcontroller-controller");
     let name = format!(
         "{}-{pods}",
         if c.upstream.is_some() {
@@ -131,7 +122,7 @@ async fn measure(
         }
     );
     let started = Instant::now();
-    let mut process = ManagedProcess::spawn_in(&plane.dir.join("processes"), &name, command)?;
+    let mut process = ManagedProcess::spawn_in(&plane.dir().join("processes"), &name, command)?;
     let (pid, ticks) = (process.pid(), clock_ticks());
     // Both controllers report their caches synced.
     let synced = loop {
@@ -228,7 +219,15 @@ async fn main() -> anyhow::Result<()> {
         settle: Duration::from_secs(flag(&args, "settle", 10)?),
     };
     let bin_dir = k8s_bin_dir()?;
-    let contenders = contenders(&args, &bin_dir, &["upstream", "release"])?;
+    let mut names: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    if names.is_empty() {
+        names = vec!["upstream", "release"];
+    }
+    let contenders = contenders(&names, &bin_dir)?;
     let root = target_dir().join("bench-scale");
     let mut outcomes = Vec::new();
     for &pods in &settings.sizes {

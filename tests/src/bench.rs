@@ -1,52 +1,29 @@
-//! What every benchmark needs: contenders (upstream kube-controller-manager and kcm-rs
-//! builds), a fresh control plane per contender, and a process's CPU and memory from `/proc`.
+//! What the benchmarks in `tests/examples` share: command-line flags, the contenders (upstream
+//! kube-controller-manager or a kcm-rs binary), a fresh control plane per contender, a
+//! harness client outside APF's exempt level, and the figures read from `/proc` and the
+//! apiserver's `/metrics`.
 //!
 //! Fairness (test-environment.md §3.3): contenders run one after the other, each against its
-//! own fresh etcd + kube-apiserver (`tests/env/testenv.sh up`), with the same identity and the
-//! same client limits; upstream speaks JSON unless the `upstream-protobuf` contender is asked
-//! for.
+//! own fresh etcd + kube-apiserver, with the same admin identity (APF's exempt level for
+//! both) and, for `upstream`, JSON instead of protobuf unless `upstream-protobuf` is asked for.
 
 use std::{
     path::{Path, PathBuf},
     process::Command,
+    time::Duration,
 };
 
 use anyhow::{Context, bail};
-use kube::Client;
+use k8s_openapi::api::{core::v1::Namespace, rbac::v1::ClusterRoleBinding};
+use kube::{
+    Api, Client,
+    api::{ListParams, PostParams},
+};
+use serde_json::json;
 
-use crate::env::config_from_kubeconfig;
+use crate::{Check, env::config_from_kubeconfig, wait_until};
 
 const TARGET_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target");
-
-/// One process under test.
-#[derive(Clone, Debug)]
-pub struct Contender {
-    pub label: String,
-    pub binary: PathBuf,
-    /// `Some(protobuf)` for the upstream kube-controller-manager.
-    pub upstream: Option<bool>,
-}
-
-impl Contender {
-    /// Flags that make upstream comparable: no ServiceAccount credentials, JSON unless asked.
-    pub fn upstream_args(&self) -> Vec<String> {
-        match self.upstream {
-            Some(protobuf) => {
-                let mut args = vec!["--use-service-account-credentials=false".to_owned()];
-                if !protobuf {
-                    args.push("--kube-api-content-type=application/json".to_owned());
-                }
-                args
-            }
-            None => Vec::new(),
-        }
-    }
-}
-
-/// The workspace's target directory.
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| TARGET_DIR.into(), PathBuf::from)
-}
 
 /// The value of `--key=value` among `args`, or `default`.
 pub fn flag<T: std::str::FromStr>(args: &[String], key: &str, default: T) -> anyhow::Result<T>
@@ -60,7 +37,7 @@ where
     }
 }
 
-/// Rejects `--key=value` arguments whose key is not in `known` (space-separated).
+/// Refuses any `--flag` whose key is not among the space-separated `known`.
 pub fn check_flags(args: &[String], known: &str) -> anyhow::Result<()> {
     for arg in args.iter().filter_map(|a| a.strip_prefix("--")) {
         let key = arg.split_once('=').map(|(k, _)| k);
@@ -71,21 +48,74 @@ pub fn check_flags(args: &[String], known: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The contenders named among `args` (`upstream`, `upstream-protobuf`, `debug`, `release` or a
-/// path to a kcm-rs binary), or `defaults` when none is named. Fails if a binary is missing.
-pub fn contenders(
-    args: &[String],
-    bin_dir: &Path,
-    defaults: &[&str],
-) -> anyhow::Result<Vec<Contender>> {
+/// `$CARGO_TARGET_DIR`, else the workspace's `target/`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| TARGET_DIR.into(), PathBuf::from)
+}
+
+/// `K8S_BIN_DIR`, else the cached build of `tests/env/build.sh`.
+pub fn k8s_bin_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("K8S_BIN_DIR").filter(|d| !d.is_empty()) {
+        return Ok(dir.into());
+    }
+    let out = Command::new("bash")
+        .args([crate::env::BUILD_SCRIPT, "--cached-only"])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "no Kubernetes binaries: run tests/env/build.sh"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    Ok(stdout.lines().last().unwrap_or_default().trim().into())
+}
+
+/// One controller manager to measure.
+#[derive(Debug)]
+pub struct Contender {
+    pub label: String,
+    pub binary: PathBuf,
+    /// `Some(protobuf)` for the upstream kube-controller-manager.
+    pub upstream: Option<bool>,
+}
+
+impl Contender {
+    /// The flags every contender gets: the admin kubeconfig of `dir`, no leader election, no
+    /// serving port; upstream also its own credentials and JSON unless protobuf was asked for.
+    pub fn command(&self, dir: &Path) -> Command {
+        let mut command = Command::new(&self.binary);
+        command.args([
+            format!("--kubeconfig={}", dir.join("admin.kubeconfig").display()),
+            "--leader-elect=false".into(),
+            "--secure-port=0".into(),
+        ]);
+        if let Some(protobuf) = self.upstream {
+            command.arg("--use-service-account-credentials=false");
+            if !protobuf {
+                command.arg("--kube-api-content-type=application/json");
+            }
+        }
+        command
+    }
+
+    /// The binary's file name, for process logs.
+    pub fn process_name(&self) -> &str {
+        self.binary
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("controller")
+    }
+}
+
+/// The contenders named on the command line: `upstream`, `upstream-protobuf`, `debug`,
+/// `release` or a path to a kcm-rs binary; by default upstream, debug, and release when built.
+pub fn contenders(names: &[&str], bin_dir: &Path) -> anyhow::Result<Vec<Contender>> {
     let target = target_dir();
-    let mut names: Vec<&str> = args
-        .iter()
-        .filter(|a| !a.starts_with("--"))
-        .map(String::as_str)
-        .collect();
+    let mut names: Vec<&str> = names.to_vec();
     if names.is_empty() {
-        names = defaults.to_vec();
+        names = vec!["upstream", "debug"];
+        if target.join("release/kcm-rs").is_file() {
+            names.push("release");
+        }
     }
     let upstream = bin_dir.join("kube-controller-manager");
     let version = command_output(&upstream, "--version").unwrap_or_default();
@@ -126,22 +156,6 @@ pub fn contenders(
     Ok(contenders)
 }
 
-/// `K8S_BIN_DIR`, else the cached build of `tests/env/build.sh`.
-pub fn k8s_bin_dir() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("K8S_BIN_DIR").filter(|d| !d.is_empty()) {
-        return Ok(dir.into());
-    }
-    let out = Command::new("bash")
-        .args([crate::env::BUILD_SCRIPT, "--cached-only"])
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "no Kubernetes binaries: run tests/env/build.sh"
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    Ok(stdout.lines().last().unwrap_or_default().trim().into())
-}
-
 fn testenv_sh(args: &[&str], dir: &Path, bin_dir: &Path) -> anyhow::Result<()> {
     let out = Command::new("bash")
         .arg(crate::env::TESTENV_SCRIPT)
@@ -160,11 +174,12 @@ fn testenv_sh(args: &[&str], dir: &Path, bin_dir: &Path) -> anyhow::Result<()> {
 
 /// A fresh etcd + kube-apiserver, stopped on drop (and by testenv.sh's guard if we die).
 pub struct ControlPlane {
-    pub dir: PathBuf,
+    dir: PathBuf,
     bin_dir: PathBuf,
 }
 
 impl ControlPlane {
+    /// Starts one in `dir`, replacing whatever an earlier run left there.
     pub fn up(dir: PathBuf, bin_dir: &Path) -> anyhow::Result<Self> {
         if dir.exists() {
             let _ = testenv_sh(&["down"], &dir, bin_dir);
@@ -185,33 +200,50 @@ impl ControlPlane {
         })
     }
 
-    /// A client from one of the environment's kubeconfigs (`admin.kubeconfig`, ...).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A client for one of the kubeconfigs `testenv.sh` wrote.
     pub async fn client(&self, kubeconfig: &str) -> anyhow::Result<Client> {
         Ok(Client::try_from(
             config_from_kubeconfig(&self.dir.join(kubeconfig)).await?,
         )?)
+    }
+
+    /// A client allowed everything (cluster-admin) but not in APF's exempt level, so its
+    /// requests do not count as the controller's.
+    pub async fn harness_client(&self) -> anyhow::Result<Client> {
+        let binding: ClusterRoleBinding = serde_json::from_value(json!({
+            "metadata": { "name": "bench-harness" },
+            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin" },
+            "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "restricted-user" }],
+        }))?;
+        let admin = self.client("admin.kubeconfig").await?;
+        Api::all(admin)
+            .create(&PostParams::default(), &binding)
+            .await?;
+        let harness = self.client("restricted.kubeconfig").await?;
+        let namespaces: Api<Namespace> = Api::all(harness.clone());
+        // RBAC reaches the authorizer through an informer: wait for the binding to apply.
+        let list = ListParams::default().limit(1);
+        wait_until(Duration::from_secs(30), "the harness binding", || async {
+            match namespaces.list(&list).await {
+                Ok(_) => Check::Done(()),
+                Err(e) => Check::NotYet(e.to_string()),
+            }
+        })
+        .await?;
+        Ok(harness)
     }
 }
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
         if let Err(e) = testenv_sh(&["down"], &self.dir, &self.bin_dir) {
-            eprintln!("{e:#}");
+            tracing::warn!("{e:#}");
         }
     }
-}
-
-/// The trimmed stdout of `program arg`.
-pub fn command_output(program: &Path, arg: &str) -> Option<String> {
-    let out = Command::new(program).arg(arg).output().ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-/// Clock ticks per second (`getconf CLK_TCK`).
-pub fn clock_ticks() -> f64 {
-    command_output(Path::new("getconf"), "CLK_TCK")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(100.0)
 }
 
 /// `utime + stime` of a process, in seconds: fields 14 and 15 of `/proc/<pid>/stat`.
@@ -225,23 +257,26 @@ pub fn cpu_seconds(pid: u32, ticks_per_second: f64) -> anyhow::Result<f64> {
     Ok((ticks(11)? + ticks(12)?) / ticks_per_second)
 }
 
-fn status_kb(pid: u32, field: &str) -> anyhow::Result<f64> {
+/// `VmHWM` (peak resident set) of a process, in MB.
+pub fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb = status
         .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .with_context(|| format!("no {field} in /proc/{pid}/status"))?;
-    Ok(kb.trim().trim_end_matches("kB").trim().parse::<f64>()?)
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .context("no VmHWM")?;
+    Ok(kb.trim().trim_end_matches("kB").trim().parse::<f64>()? / 1024.0)
 }
 
-/// `VmHWM` (peak resident set) of a process, in MB.
-pub fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
-    Ok(status_kb(pid, "VmHWM:")? / 1024.0)
+/// Clock ticks per second (`getconf CLK_TCK`), for [`cpu_seconds`].
+pub fn clock_ticks() -> f64 {
+    command_output(Path::new("getconf"), "CLK_TCK")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(100.0)
 }
 
-/// `VmRSS` (current resident set) of a process, in MB.
-pub fn rss_mb(pid: u32) -> anyhow::Result<f64> {
-    Ok(status_kb(pid, "VmRSS:")? / 1024.0)
+fn command_output(program: &Path, arg: &str) -> Option<String> {
+    let out = Command::new(program).arg(arg).output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 /// Sum of the samples of `name` whose labels include every `key="value"` of `labels` (as
@@ -252,4 +287,53 @@ pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
         .filter(|l| labels.iter().all(|want| l.contains(want)))
         .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
         .sum()
+}
+
+/// The apiserver's `/metrics`, also saved to `save_to`.
+pub async fn apiserver_metrics(admin: &Client, save_to: &Path) -> anyhow::Result<String> {
+    let text = admin
+        .request_text(http::Request::get("/metrics").body(Vec::new())?)
+        .await?;
+    std::fs::write(save_to, &text)?;
+    Ok(text)
+}
+
+/// The APF-exempt requests the apiserver dispatched, per `text` from [`apiserver_metrics`]:
+/// the controller's (admin identity) plus a few of the apiserver's own.
+pub fn exempt_requests(text: &str) -> f64 {
+    metric_sum(
+        text,
+        "apiserver_flowcontrol_dispatched_requests_total",
+        &[r#"flow_schema="exempt""#],
+    )
+}
+
+/// `rows` under `header` (cells separated by `|`), one labelled line each, right-aligned to
+/// the header's columns.
+pub fn table(header: &str, rows: &[(String, Vec<String>)]) -> String {
+    let widths: Vec<usize> = header.split('|').map(str::len).collect();
+    let line = |label: &str, cells: &[String]| {
+        let cells: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:>w$}"))
+            .collect();
+        format!("{label:<28} {}\n", cells.join(" "))
+    };
+    let titles: Vec<String> = header.split('|').map(str::to_owned).collect();
+    let mut text = line("contender", &titles);
+    for (label, cells) in rows {
+        text.push_str(&line(label, cells));
+    }
+    text
+}
+
+/// `VmRSS` (current resident set) of a process, in MB.
+pub fn rss_mb(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .context("no VmRSS")?;
+    Ok(kb.trim().trim_end_matches("kB").trim().parse::<f64>()? / 1024.0)
 }

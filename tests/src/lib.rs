@@ -14,8 +14,9 @@
 //! (or reuses the one named by `KCM_TESTENV`), and returns `None` only when the Kubernetes
 //! binaries are missing outside CI; with `CI=true` that is a failure.
 //!
-//! - [`env`]: start or reuse the control plane, clients, identities; [`bench`]: contenders,
-//!   fresh control planes and /proc measurements for the benchmarks.
+//! - [`env`]: start or reuse the control plane, clients, identities.
+//! - [`bench`]: what the benchmarks in `tests/examples` share (contenders, a fresh control
+//!   plane each, CPU and memory from `/proc`, requests from `/metrics`).
 //! - [`namespace`]: one fresh namespace per test.
 //! - [`nodes`] and [`pods`]: what kubelets and a scheduler would do (Ready nodes, binding,
 //!   Running/Ready status, finishing deletions); [`kubelet`] does all of it in the background,

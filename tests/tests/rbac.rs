@@ -6,6 +6,7 @@
 //! - kubeadm's identity `system:kube-controller-manager` may not create pods itself; with
 //!   `--use-service-account-credentials` each controller acts as its own ServiceAccount and the
 //!   bootstrap roles `system:controller:<name>` let it.
+//! - The namespace controller empties a namespace with either set of rights.
 
 use anyhow::Context;
 use std::time::Duration;
@@ -81,11 +82,13 @@ async fn kcm_rs_runs_with_only_the_shipped_roles() -> anyhow::Result<()> {
     let _exclusive = env.controller_lock().await;
     apply_rbac_for(env, Identity::KcmRs.user()).await?;
     let restricted = env.client(Identity::KcmRs)?;
-    // Outside the roles: refused.
+    // Outside the roles: refused. (Listing anything is allowed: the namespace controller
+    // must list every kind to empty a namespace, as upstream's bootstrap role allows.)
     let secrets: Api<Secret> = Api::namespaced(restricted.clone(), "kube-system");
-    match secrets.list(&ListParams::default()).await {
+    let secret = serde_json::from_value(serde_json::json!({ "metadata": { "name": "nope" } }))?;
+    match secrets.create(&PostParams::default(), &secret).await {
         Err(kube::Error::Api(s)) => assert_eq!(s.code, 403, "{s:?}"),
-        other => panic!("listing secrets should be forbidden, got {other:?}"),
+        other => panic!("creating a secret should be forbidden, got {other:?}"),
     }
 
     let ns = env.namespace("rbac").await?;
@@ -323,6 +326,82 @@ async fn kubeadm_identity_runs_controllers_as_their_service_accounts() -> anyhow
         !kcm.process().log_tail(400).contains("forbidden"),
         "a controller hit a permission its bootstrap role lacks:\n{}",
         kcm.process().log_tail(60)
+    );
+    Ok(())
+}
+
+/// Creates a namespace holding a ConfigMap and a Deployment, deletes it and waits until the
+/// namespace controller of `kcm` has removed it.
+async fn namespace_is_deleted_by(env: &TestEnv, kcm: &KcmRs, prefix: &str) -> anyhow::Result<()> {
+    let ns = env.namespace(prefix).await?;
+    let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> = ns.api();
+    let configmap = serde_json::from_value(serde_json::json!({ "metadata": { "name": "cm" } }))?;
+    configmaps
+        .create(&PostParams::default(), &configmap)
+        .await?;
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = ns.api();
+    let deployment = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "d" },
+        "spec": { "replicas": 0, "selector": { "matchLabels": { "app": "d" } },
+            "template": { "metadata": { "labels": { "app": "d" } },
+                "spec": { "containers": [{ "name": "c", "image": "registry.invalid/x:1" }] } } },
+    }))?;
+    deployments
+        .create(&PostParams::default(), &deployment)
+        .await?;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.admin_client());
+    namespaces
+        .delete(ns.name(), &kube::api::DeleteParams::default())
+        .await?;
+    if let Err(e) =
+        testenv::wait_for_deletion(&namespaces, ns.name(), Duration::from_secs(60)).await
+    {
+        panic!("{e}\nkcm-rs log:\n{}", kcm.process().log_tail(40));
+    }
+    assert!(
+        !kcm.process().log_tail(400).contains("forbidden"),
+        "the namespace controller hit a permission it lacks:\n{}",
+        kcm.process().log_tail(60)
+    );
+    Ok(())
+}
+
+/// The namespace controller deletes whatever kind a namespace holds, so it needs wide rights:
+/// the shipped roles grant them, and so does the bootstrap role of its ServiceAccount
+/// `kube-system/namespace-controller` under `--use-service-account-credentials`.
+#[tokio::test]
+async fn the_namespace_controller_runs_with_the_shipped_roles_and_as_its_service_account()
+-> anyhow::Result<()> {
+    let Some(env) = TestEnv::get().await else {
+        return Ok(());
+    };
+    let _exclusive = env.controller_lock().await;
+    let controllers = "--controllers=namespace-controller";
+
+    apply_rbac_for(env, Identity::KcmRs.user()).await?;
+    let kcm_rs_identity = format!("--kubeconfig={}", env.kubeconfig(Identity::KcmRs).display());
+    let kcm = KcmRs::start_synced(env, &[&kcm_rs_identity, controllers]).await?;
+    namespace_is_deleted_by(env, &kcm, "rbac-ns").await?;
+    drop(kcm);
+
+    let kubeadm_identity = format!(
+        "--kubeconfig={}",
+        env.kubeconfig(Identity::KubeControllerManager).display()
+    );
+    let kcm = KcmRs::start_synced(
+        env,
+        &[
+            &kubeadm_identity,
+            controllers,
+            "--use-service-account-credentials=true",
+        ],
+    )
+    .await?;
+    namespace_is_deleted_by(env, &kcm, "sa-ns").await?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(env.admin_client(), "kube-system");
+    assert!(
+        accounts.get_opt("namespace-controller").await?.is_some(),
+        "ServiceAccount kube-system/namespace-controller should exist"
     );
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The classes of API failure controllers treat differently (upstream's `apierrors.IsNotFound`,
-//! `IsConflict`, `IsAlreadyExists`, `IsForbidden`, `IsInvalid` and
+//! `IsConflict`, `IsAlreadyExists`, `IsForbidden`, `IsInvalid`, `IsMethodNotSupported` and
 //! `HasStatusCause(err, v1.NamespaceTerminatingCause)`).
 //!
 //! An [`ApiFailure`] keeps the status message as Go's `err.Error()` prints it, which is what
@@ -25,6 +25,9 @@ pub enum FailureKind {
     Forbidden,
     /// 422, e.g. a patch whose UID precondition no longer holds.
     Invalid,
+    /// 405: the resource does not serve this verb (the namespace deleter then falls back from
+    /// `deletecollection` to listing and deleting item by item).
+    MethodNotAllowed,
     /// Anything else: 5xx, transport errors, timeouts.
     Other,
 }
@@ -79,6 +82,7 @@ pub fn classify(status: &kube::core::Status) -> FailureKind {
         (409, _) | (_, "Conflict") => FailureKind::Conflict,
         (403, _) | (_, "Forbidden") => FailureKind::Forbidden,
         (422, _) | (_, "Invalid") => FailureKind::Invalid,
+        (405, _) | (_, "MethodNotAllowed") => FailureKind::MethodNotAllowed,
         _ => FailureKind::Other,
     }
 }

@@ -26,6 +26,7 @@ fn api_errors_are_classified_and_keep_the_status_message() {
         (409, "Conflict", FailureKind::Conflict),
         (409, "AlreadyExists", FailureKind::AlreadyExists),
         (403, "Forbidden", FailureKind::Forbidden),
+        (405, "MethodNotAllowed", FailureKind::MethodNotAllowed),
         (500, "InternalError", FailureKind::Other),
     ] {
         assert_eq!(ApiFailure::from(api_error(code, reason, "m")).kind, kind);
@@ -61,4 +62,21 @@ fn namespace_terminating_is_recognised_by_its_cause() {
     });
     let failure = ApiFailure::from(kube::Error::Api(Box::new(status)));
     assert_eq!(failure.kind, FailureKind::NamespaceTerminating);
+}
+
+#[test]
+fn method_not_allowed_is_known_by_code_or_reason() {
+    // A 405 whose body is not a Status (kube builds one with the code and a generic reason).
+    let bare = ApiFailure::from(api_error(
+        405,
+        "Failed to parse error data",
+        "405: Method Not Allowed",
+    ));
+    assert_eq!(bare.kind, FailureKind::MethodNotAllowed);
+    let by_reason = ApiFailure::from(api_error(
+        0,
+        "MethodNotAllowed",
+        "the server does not allow this method",
+    ));
+    assert_eq!(by_reason.kind, FailureKind::MethodNotAllowed);
 }
