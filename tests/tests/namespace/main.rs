@@ -3,11 +3,8 @@
 //! `namespace-controller`, and both runs must produce the same outcome; where kcm-rs differs
 //! on purpose (README, "Differences"), the test says so and checks each side.
 
-#[path = "namespace/finalizers.rs"]
 mod finalizers;
-#[path = "namespace/pods.rs"]
 mod pods;
-#[path = "namespace/support.rs"]
 mod support;
 
 use std::time::Duration;
