@@ -4,12 +4,7 @@
 //! [`virtual_node_binary`] builds `kcm-virtual-node` once per test binary (`KCM_VIRTUAL_NODE_BINARY`
 //! names one to use instead, a release build for measurements, say).
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-    sync::OnceLock,
-    time::Duration,
-};
+use std::{path::PathBuf, process::Command, sync::OnceLock, time::Duration};
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::Node;
@@ -26,40 +21,11 @@ pub fn virtual_node_binary() -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            build("kcm-virtual-node", "KCM_VIRTUAL_NODE_BINARY").map_err(|e| format!("{e:#}"))
+            crate::kcm::build_binary("kcm-virtual-node", "KCM_VIRTUAL_NODE_BINARY")
+                .map_err(|e| format!("{e:#}"))
         })
         .clone()
         .map_err(anyhow::Error::msg)
-}
-
-fn build(package: &str, override_var: &str) -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os(override_var).filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("the tests package has a parent directory")?;
-    let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|p| !p.is_empty()) {
-        Some(dir) => workspace.join(dir),
-        None => workspace.join("target"),
-    };
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["build", "--quiet", "-p", package])
-        .current_dir(workspace)
-        .output()
-        .with_context(|| format!("running cargo build -p {package}"))?;
-    if !output.status.success() {
-        bail!(
-            "cargo build -p {package} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let binary = target.join("debug").join(package);
-    if !binary.is_file() {
-        bail!("{} does not exist after the build", binary.display());
-    }
-    Ok(binary)
 }
 
 /// A running `kcm-virtual-node`; killed when dropped (its Node objects stay, as a kubelet's do).

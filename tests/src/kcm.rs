@@ -27,7 +27,13 @@ pub fn kcm_rs_binary() -> anyhow::Result<PathBuf> {
 }
 
 fn build_kcm_rs() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("KCM_RS_BINARY").filter(|p| !p.is_empty()) {
+    build_binary("kcm-rs", "KCM_RS_BINARY")
+}
+
+/// A workspace binary built (debug) on demand: `package`'s binary of the same name, or the
+/// path in the environment variable `override_var` when set (a release build, say).
+pub fn build_binary(package: &str, override_var: &str) -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os(override_var).filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,7 +46,7 @@ fn build_kcm_rs() -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
     build
-        .args(["build", "--quiet", "-p", "kcm-rs"])
+        .args(["build", "--quiet", "-p", package])
         .current_dir(workspace);
     // cargo test hands this process CARGO_MANIFEST_DIR, CARGO_PKG_*, ...; build scripts that
     // track them (ring's) would see a changed environment and rebuild, twice per run.
@@ -50,14 +56,16 @@ fn build_kcm_rs() -> anyhow::Result<PathBuf> {
             build.env_remove(&*name);
         }
     }
-    let output = build.output().context("running cargo build -p kcm-rs")?;
+    let output = build
+        .output()
+        .with_context(|| format!("running cargo build -p {package}"))?;
     if !output.status.success() {
         bail!(
-            "cargo build -p kcm-rs failed:\n{}",
+            "cargo build -p {package} failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let binary = target.join("debug").join("kcm-rs");
+    let binary = target.join("debug").join(package);
     if !binary.is_file() {
         bail!("{} does not exist after the build", binary.display());
     }
