@@ -347,22 +347,13 @@ fn print_table(s: &Settings, outcomes: &[Outcome]) {
 async fn main() -> anyhow::Result<()> {
     let (settings, bin_dir, contenders) = parse_args()?;
     let root = bench::target_dir().join("bench-replicasets");
-    let (mut outcomes, mut failed) = (Vec::new(), 0);
-    for (i, contender) in contenders.iter().enumerate() {
-        let label = &contender.label;
-        eprintln!("== {label}: starting a fresh etcd + kube-apiserver");
-        match run(contender, &settings, &bin_dir, root.join(i.to_string())).await {
-            Ok(outcome) => {
-                let secs = outcome.all_ready.as_secs_f64();
-                eprintln!("{label}: all ready after {secs:.2}s");
-                outcomes.push(outcome);
-            }
-            Err(e) => {
-                eprintln!("{label}: FAILED: {e:#}");
-                failed += 1;
-            }
-        }
-    }
+    let (outcomes, failed) = bench::run_each(
+        &contenders,
+        &root,
+        |i, dir| run(&contenders[i], &settings, &bin_dir, dir),
+        |o| format!("all ready after {:.2}s", o.all_ready.as_secs_f64()),
+    )
+    .await;
     print_table(&settings, &outcomes);
     anyhow::ensure!(failed == 0, "{failed} contender(s) failed");
     Ok(())

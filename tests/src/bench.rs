@@ -337,3 +337,34 @@ pub fn rss_mb(pid: u32) -> anyhow::Result<f64> {
         .context("no VmRSS")?;
     Ok(kb.trim().trim_end_matches("kB").trim().parse::<f64>()? / 1024.0)
 }
+
+/// Runs `run(index, dir)` for each contender (`contenders[index]`) in turn, each with its own
+/// directory `root/<index>`, and reports each outcome with `summary`. Returns the outcomes of those that
+/// succeeded and how many failed (a failure is logged and the next contender still runs).
+pub async fn run_each<O, F, Fut>(
+    contenders: &[Contender],
+    root: &Path,
+    mut run: F,
+    summary: impl Fn(&O) -> String,
+) -> (Vec<O>, usize)
+where
+    F: FnMut(usize, PathBuf) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<O>>,
+{
+    let (mut outcomes, mut failed) = (Vec::new(), 0);
+    for (i, contender) in contenders.iter().enumerate() {
+        let label = &contender.label;
+        eprintln!("== {label}: starting a fresh etcd + kube-apiserver");
+        match run(i, root.join(i.to_string())).await {
+            Ok(outcome) => {
+                eprintln!("{label}: {}", summary(&outcome));
+                outcomes.push(outcome);
+            }
+            Err(e) => {
+                eprintln!("{label}: FAILED: {e:#}");
+                failed += 1;
+            }
+        }
+    }
+    (outcomes, failed)
+}
