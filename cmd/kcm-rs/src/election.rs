@@ -38,6 +38,7 @@ use kcm_shared::{
     client::ClientFactory,
     events::EventRecorder,
     health::HealthChecks,
+    informer::{ReflectorBackoff, RetryDelay},
     k8s::object_reference,
     leader_election::{
         self, ElectionConfig, HeldLeases, KubeLeaseLock, LeaderElector, Outcome, Transition,
@@ -76,7 +77,8 @@ pub async fn run_elected(
         .client_for("leader-election")
         .map_err(|e| e.to_string())?;
     if !config.process.leader_elect_per_controller {
-        let lock = KubeLeaseLock::new(client, &le.resource_namespace, &le.resource_name);
+        let lock = KubeLeaseLock::new(client, &le.resource_namespace, &le.resource_name)
+            .with_target(clients.target());
         return Ok(elect_and_run(
             config,
             identity,
@@ -101,7 +103,8 @@ pub async fn run_elected(
             client.clone(),
             &le.resource_namespace,
             &format!("{}-{name}", le.resource_name),
-        );
+        )
+        .with_target(clients.target());
         let controller_setup = ControllerSetup {
             enabled: vec![id],
             label: Some(name.to_string()),
@@ -210,14 +213,15 @@ async fn elect_and_run(
 }
 
 /// Notifies `wake` on every change of the Lease (including its deletion), for as long as it is
-/// polled. Errors are retried with kube's default backoff; without the watch the elector still
-/// polls on its own, so errors are only logged.
+/// polled. Errors are retried with the informers' reflector backoff; without the watch the
+/// elector still polls on its own (and logs its own errors), so these are only debug lines.
 async fn wake_on_lease_changes(
     api: Api<Lease>,
     name: String,
     wake: Arc<Notify>,
 ) -> std::convert::Infallible {
-    let mut changes = watcher::watch_object(api, &name).default_backoff().boxed();
+    let backoff = ReflectorBackoff::new(Arc::new(RetryDelay::default()));
+    let mut changes = watcher::watch_object(api, &name).backoff(backoff).boxed();
     while let Some(change) = changes.next().await {
         match change {
             Ok(_) => wake.notify_one(),

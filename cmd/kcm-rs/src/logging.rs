@@ -34,8 +34,23 @@ pub fn init(format: LoggingFormat, verbosity: u32) {
         } else {
             "warn"
         };
+        // kube's watcher warns about every failed list/watch in its own words (the whole Status
+        // struct); the informers log each failure once with resource, verb and status
+        // (kcm_shared::informer), so kube's line is only kept at trace verbosity. The same for
+        // kube-client's "failed with error" line, which repeats the error we log with its cause.
+        let quiet = if level == Level::TRACE {
+            "debug"
+        } else {
+            "error"
+        };
+        let kube_client = if level == Level::TRACE {
+            "debug"
+        } else {
+            "off"
+        };
         EnvFilter::new(format!(
-            "{deps},kcm_rs={level},kcm_shared={level},kcm_controllers={level}"
+            "{deps},kube_runtime::watcher={quiet},kube_client::client::builder={kube_client},\
+             kcm_rs={level},kcm_shared={level},kcm_controllers={level}"
         ))
     });
     let builder = tracing_subscriber::fmt()

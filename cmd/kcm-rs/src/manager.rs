@@ -87,8 +87,11 @@ impl SharedInformers {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("failed to wait for apiserver being healthy: {0}")]
-    ApiserverUnhealthy(String),
+    #[error("failed to wait for apiserver being healthy: GET /healthz on {target}: {cause}")]
+    ApiserverUnhealthy {
+        target: kcm_shared::client::failure::ApiTarget,
+        cause: String,
+    },
     #[error(transparent)]
     Client(#[from] kcm_shared::client::ClientError),
     #[error(transparent)]
@@ -122,22 +125,30 @@ pub fn controller_settings(config: &KcmConfig) -> ControllerSettings {
     }
 }
 
-/// Polls the apiserver's `/healthz` once a second for up to ten seconds.
-pub async fn wait_for_apiserver(client: &kube::Client) -> Result<(), RunError> {
+/// Polls the apiserver's `/healthz` once a second for up to ten seconds. Each failed attempt is
+/// logged with the server, the kubeconfig and the cause (refused, unknown CA, 401, ...).
+pub async fn wait_for_apiserver(
+    client: &kube::Client,
+    target: &kcm_shared::client::failure::ApiTarget,
+) -> Result<(), RunError> {
     let deadline = tokio::time::Instant::now() + APISERVER_WAIT;
     loop {
         let request = http::Request::get("/healthz").body(Vec::new());
-        let last = match request {
+        let cause = match request {
             Ok(request) => match client.request_text(request).await {
                 Ok(body) if body.trim() == "ok" => return Ok(()),
-                Ok(body) => body,
-                Err(error) => error.to_string(),
+                Ok(body) => format!("unhealthy: {}", body.trim()),
+                Err(error) => kcm_shared::client::failure::describe(&error),
             },
             Err(error) => error.to_string(),
         };
         if tokio::time::Instant::now() >= deadline {
-            return Err(RunError::ApiserverUnhealthy(last));
+            return Err(RunError::ApiserverUnhealthy {
+                target: target.clone(),
+                cause,
+            });
         }
+        tracing::error!(%target, %cause, "apiserver /healthz check failed; retrying");
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -149,7 +160,7 @@ pub async fn run_controllers(
 ) -> Result<Stopped, RunError> {
     let config = &setup.config;
     let factory_client = setup.clients.client_for(INFORMER_CLIENT)?;
-    wait_for_apiserver(&factory_client).await?;
+    wait_for_apiserver(&factory_client, setup.clients.target()).await?;
     let shared = match &setup.informers {
         Some(shared) => shared.clone(),
         None => SharedInformers::with_client(factory_client, config, cancel.clone()),

@@ -48,7 +48,9 @@ pub async fn run(loaded: Loaded) -> u8 {
         qps: config.component.generic.client_connection.qps,
         burst: config.component.generic.client_connection.burst,
     };
-    let mut clients = ClientFactory::new(kube_config, limits, VERSION);
+    let mut clients = ClientFactory::new(kube_config, limits, VERSION)
+        .with_kubeconfig_path(config.process.kubeconfig.as_deref());
+    tracing::info!(target = %clients.target(), "API server");
     if config
         .component
         .kube_cloud_shared
@@ -147,9 +149,20 @@ async fn kube_config(
         Some(path) => {
             let file = Kubeconfig::read_from(path)
                 .map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+            let ca_source = certificate_authority_source(&file);
+            let config = kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?
+                .map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?;
+            // kube takes a CA file without a single PEM certificate as "no extra roots", and
+            // every request then fails with "unknown authority": say what is really wrong.
+            if config.root_cert.as_ref().is_some_and(Vec::is_empty) {
+                return Err(format!(
+                    "--kubeconfig {}: {} holds no PEM certificate",
+                    path.display(),
+                    ca_source.unwrap_or_else(|| "the cluster's certificate-authority".into())
+                ));
+            }
+            config
         }
         None if master.is_some() => kube::Config::new(
             master
@@ -167,6 +180,23 @@ async fn kube_config(
             .map_err(|e| format!("--master {master:?}: {e}"))?;
     }
     Ok(config)
+}
+
+/// Where the current context's cluster takes its CA from, for error messages.
+fn certificate_authority_source(file: &Kubeconfig) -> Option<String> {
+    let context_name = file.current_context.as_deref()?;
+    let context = file.contexts.iter().find(|c| c.name == context_name)?;
+    let cluster_name = &context.context.as_ref()?.cluster;
+    let cluster = file.clusters.iter().find(|c| &c.name == cluster_name)?;
+    let cluster = cluster.cluster.as_ref()?;
+    match (
+        &cluster.certificate_authority,
+        &cluster.certificate_authority_data,
+    ) {
+        (Some(path), _) => Some(format!("certificate-authority {path}")),
+        (None, Some(_)) => Some("certificate-authority-data".into()),
+        (None, None) => None,
+    }
 }
 
 /// First SIGTERM/SIGINT starts a graceful shutdown; a second one exits at once.

@@ -16,6 +16,7 @@
 //! request waits until its token would have been earned. No QPS value can make it panic; a
 //! tiny one makes requests past the burst wait (practically) for ever, as client-go's do.
 
+pub mod failure;
 pub mod service_account;
 
 use std::{
@@ -352,17 +353,31 @@ pub struct ClientFactory {
     component: String,
     version: String,
     controllers: ControllerCredentials,
+    target: failure::ApiTarget,
 }
 
 impl ClientFactory {
     pub fn new(base: Config, limits: RateLimits, version: impl Into<String>) -> Self {
+        let target = failure::ApiTarget::new(base.cluster_url.to_string(), None);
         Self {
             base,
             limits,
             component: "kcm-rs".to_string(),
             version: version.into(),
             controllers: ControllerCredentials::Root,
+            target,
         }
+    }
+
+    /// Records the `--kubeconfig` the base configuration came from, for error messages.
+    pub fn with_kubeconfig_path(mut self, path: Option<&std::path::Path>) -> Self {
+        self.target.kubeconfig = path.map(std::path::Path::to_path_buf);
+        self
+    }
+
+    /// The server and kubeconfig every client talks to, for error messages.
+    pub fn target(&self) -> &failure::ApiTarget {
+        &self.target
     }
 
     /// Controllers authenticate as ServiceAccounts in `namespace` (upstream: `kube-system`),

@@ -9,8 +9,9 @@
 //! * [`SharedInformerFactory`] (`factory`): `informer::<K>()` returns the one [`Informer`] for
 //!   `K`; `start` launches every requested informer (call it after all controllers are built,
 //!   as KCM does); [`wait_for_named_cache_sync`] lets each controller wait for its own caches.
-//! * [`Informer`] (`shared_informer`): runs `watcher(Api::<K>::all(client), Config::default())
-//!   .default_backoff()`, shrinks every object before caching ([`InformerType::shrink`]: KCM's
+//! * [`Informer`] (`shared_informer`): runs `watcher(Api::<K>::all(client), Config::default())`
+//!   with client-go's reflector backoff (`backoff`; kube's `default_backoff()` resets on the
+//!   watcher's own `Init` marker, so a failing LIST never backed off), shrinks every object before caching ([`InformerType::shrink`]: KCM's
 //!   `trim` transform, which drops managedFields), and maintains the cache. The run loop is generic over any stream of watcher
 //!   events, so tests script it with no cluster. It starts once, with the token that stops it.
 //! * Cache (`cache`): `HashMap<ObjectKey, Arc<K>>` plus secondary indices, both under one
@@ -52,6 +53,7 @@
 //! [`Informer::wait_handlers_idle`] waits until the handlers have run; [`InformerStats`]
 //! counts lists, adds, updates, watch deletes and relist tombstones for integration tests.
 
+mod backoff;
 mod cache;
 mod delta;
 mod factory;
@@ -67,6 +69,7 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
+pub use backoff::{ReflectorBackoff, RetryDelay};
 pub use delta::{Delta, Handler};
 pub use factory::{InformerStatus, SharedInformerFactory, jittered_resync};
 pub use index::{

@@ -34,6 +34,7 @@ use super::cache::{Cache, Listing};
 use super::delta::{Delta, Handler};
 use super::kind::InformerType;
 
+use super::backoff::{ReflectorBackoff, RetryDelay};
 use super::listener::{Backlog, HandlerId, Listener};
 use super::lister::Lister;
 use super::stats::{Counters, InformerStats};
@@ -44,8 +45,8 @@ pub type WatchStream<K> = BoxStream<'static, Result<Event<K>, watcher::Error>>;
 
 type WatchSource<K> = Box<dyn Fn() -> WatchStream<K> + Send + Sync>;
 
-/// Consecutive watch errors after which they are logged at `warn` even if not a 403. With the
-/// default backoff (0.8 s doubling) that is roughly ten seconds of failing.
+/// Consecutive watch errors after which a routine watch failure (the connection dropped, the
+/// apiserver restarted) is logged at `warn`: with the reflector backoff about 25 s of failing.
 const PERSISTENT_WATCH_ERRORS: u32 = 5;
 
 pub struct Informer<K: InformerType> {
@@ -60,6 +61,8 @@ pub struct Informer<K: InformerType> {
     lifecycle: Mutex<Lifecycle>,
     /// `None` for a detached informer that is fed only through `process_event`/`run_stream`.
     source: Option<WatchSource<K>>,
+    /// The delay the watch's backoff chose after the last failure (for the log line).
+    retry_delay: Option<Arc<RetryDelay>>,
     counters: Counters,
 }
 
@@ -94,29 +97,34 @@ impl<K: InformerType> Informer<K> {
         source: impl Fn() -> WatchStream<K> + Send + Sync + 'static,
         default_resync: Duration,
     ) -> Self {
-        Self::build(Some(Box::new(source)), default_resync)
+        Self::build(Some(Box::new(source)), default_resync, None)
     }
 
-    /// An informer over kube's `watcher` for every object of `api`, with kube's default backoff
-    /// (client-go's reflector numbers: 800 ms doubling to 30 s, reset after 2 min).
+    /// An informer over kube's `watcher` for every object of `api`, retried with client-go's
+    /// reflector backoff ([`ReflectorBackoff`]: 800 ms doubling to 30 s, jittered, reset only
+    /// after two minutes without a failure).
     pub fn for_api(api: Api<K>, default_resync: Duration) -> Self {
-        Self::new(
-            move || {
-                watcher(api.clone(), watcher::Config::default())
-                    .default_backoff()
-                    .boxed()
-            },
-            default_resync,
-        )
+        let retry_delay = Arc::new(RetryDelay::default());
+        let chosen = Arc::clone(&retry_delay);
+        let source = move || {
+            watcher(api.clone(), watcher::Config::default())
+                .backoff(ReflectorBackoff::new(Arc::clone(&chosen)))
+                .boxed()
+        };
+        Self::build(Some(Box::new(source)), default_resync, Some(retry_delay))
     }
 
     /// An informer without a watch of its own, fed by [`process_event`](Self::process_event) or
     /// [`run_stream`](Self::run_stream): for tests of code that consumes informers.
     pub fn detached(default_resync: Duration) -> Self {
-        Self::build(None, default_resync)
+        Self::build(None, default_resync, None)
     }
 
-    fn build(source: Option<WatchSource<K>>, default_resync: Duration) -> Self {
+    fn build(
+        source: Option<WatchSource<K>>,
+        default_resync: Duration,
+        retry_delay: Option<Arc<RetryDelay>>,
+    ) -> Self {
         Self {
             kind: K::kind(&()).into_owned(),
             cache: Arc::new(RwLock::new(Cache::new(K::indexers()))),
@@ -131,6 +139,7 @@ impl<K: InformerType> Informer<K> {
             resync_rescheduled: Notify::new(),
             lifecycle: Mutex::new(Lifecycle::NotStarted),
             source,
+            retry_delay,
             counters: Counters::default(),
         }
     }
@@ -272,13 +281,17 @@ impl<K: InformerType> Informer<K> {
                 () = self.resync_rescheduled.notified() => {}
                 item = stream.next() => match item {
                     Some(Ok(event)) => {
-                        consecutive_errors = 0;
+                        // `Init` only announces a list attempt; anything else is a success.
+                        if !matches!(event, Event::Init) {
+                            consecutive_errors = 0;
+                        }
                         self.process_event(event);
                     }
                     Some(Err(err)) => {
                         consecutive_errors = consecutive_errors.saturating_add(1);
                         self.counters.watch_error();
-                        log_watch_error(&self.kind, &err, consecutive_errors);
+                        let retry_in = self.retry_delay.as_deref().map(RetryDelay::last);
+                        log_watch_error::<K>(&err, consecutive_errors, retry_in);
                     }
                     None => break,
                 },
@@ -407,27 +420,77 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-fn is_forbidden(err: &watcher::Error) -> bool {
-    let api_code = |err: &kube::Error| match err {
-        kube::Error::Api(status) => status.code,
-        _ => 0,
-    };
-    let code = match err {
-        watcher::Error::InitialListFailed(err)
-        | watcher::Error::WatchStartFailed(err)
-        | watcher::Error::WatchFailed(err) => api_code(err),
-        watcher::Error::WatchError(status) => status.code,
-        watcher::Error::NoResourceVersion => 0,
-    };
-    code == 403
+/// Which request of the list/watch protocol failed, and how: the fields of the log line.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct FailedRequest {
+    pub verb: &'static str,
+    /// The HTTP status of an API error; `None` when no answer came (connection, TLS, decode).
+    pub code: Option<u16>,
+    pub reason: String,
+    /// The apiserver's message, or the cause class and chain when no answer came.
+    pub message: String,
 }
 
-/// A 403 needs an operator (RBAC), and a long run of failures deserves attention; a single
-/// failure is routine (apiserver restart, connection reset) and retried with backoff.
-fn log_watch_error(kind: &str, err: &watcher::Error, consecutive: u32) {
-    if is_forbidden(err) || consecutive >= PERSISTENT_WATCH_ERRORS {
-        tracing::warn!(kind, consecutive, error = %err, "watch failed; retrying with backoff");
+pub(crate) fn failed_request(err: &watcher::Error) -> FailedRequest {
+    let from_client = |verb, err: &kube::Error| match err {
+        kube::Error::Api(status) => FailedRequest {
+            verb,
+            code: Some(status.code),
+            reason: status.reason.clone(),
+            message: status.message.clone(),
+        },
+        other => FailedRequest {
+            verb,
+            code: None,
+            reason: crate::client::failure::FailureClass::of(other).to_string(),
+            message: crate::client::failure::describe(other),
+        },
+    };
+    match err {
+        watcher::Error::InitialListFailed(err) => from_client("list", err),
+        watcher::Error::WatchStartFailed(err) | watcher::Error::WatchFailed(err) => {
+            from_client("watch", err)
+        }
+        watcher::Error::WatchError(status) => FailedRequest {
+            verb: "watch",
+            code: Some(status.code),
+            reason: status.reason.clone(),
+            message: status.message.clone(),
+        },
+        watcher::Error::NoResourceVersion => FailedRequest {
+            verb: "list",
+            code: None,
+            reason: "NoResourceVersion".into(),
+            message: err.to_string(),
+        },
+    }
+}
+
+/// Every failure is logged; the backoff bounds the rate (after a minute of failing, one line
+/// per 30–60 s per informer). A failed LIST, an API error other than 410 Gone (an expired
+/// resourceVersion, answered by a relist) and a long run of failures are warnings; a single
+/// dropped watch is routine (apiserver restart, connection reset) and logged at debug.
+fn log_watch_error<K: InformerType>(
+    err: &watcher::Error,
+    consecutive: u32,
+    retry_in: Option<Duration>,
+) {
+    let request = failed_request(err);
+    let resource = K::plural(&());
+    let group = K::group(&());
+    let retry_in = retry_in.map(|d| format!("{:.1}s", d.as_secs_f64()));
+    let routine = request.verb == "watch" && matches!(request.code, None | Some(410));
+    if !routine || consecutive >= PERSISTENT_WATCH_ERRORS {
+        tracing::warn!(
+            resource = %resource, group = %group, verb = request.verb, code = request.code,
+            reason = %request.reason, consecutive, retry_in, error = %request.message,
+            "informer list/watch failed; retrying with backoff"
+        );
     } else {
-        tracing::debug!(kind, consecutive, error = %err, "watch failed; retrying with backoff");
+        tracing::debug!(
+            resource = %resource, group = %group, verb = request.verb, code = request.code,
+            reason = %request.reason, consecutive, retry_in, error = %request.message,
+            "informer watch ended; retrying with backoff"
+        );
     }
 }

@@ -374,7 +374,7 @@ impl<L: LeaseLock> LeaderElector<L> {
                 return match self.bounded(self.lock.create(&record)).await {
                     Ok(created) => self.wrote(created, now),
                     Err(error) => {
-                        tracing::debug!(%error, "error creating lease");
+                        log_write_failure(&self.lock.describe(), &error, "creating the lease");
                         false
                     }
                 };
@@ -397,7 +397,7 @@ impl<L: LeaseLock> LeaderElector<L> {
                 match self.bounded(self.lock.update(&current, &record)).await {
                     Ok(written) => self.wrote(written, now),
                     Err(error) => {
-                        tracing::debug!(%error, "failed to update lease");
+                        log_write_failure(&self.lock.describe(), &error, "updating the lease");
                         false
                     }
                 }
@@ -411,7 +411,8 @@ impl<L: LeaseLock> LeaderElector<L> {
         let current = match self.bounded(self.lock.get()).await {
             Ok(current) => current,
             Err(error) => {
-                tracing::warn!(lease = %self.lock.describe(), %error, "error retrieving lease");
+                // Upstream: klog.Errorf("error retrieving resource lock ...") on every attempt.
+                tracing::error!(lease = %self.lock.describe(), %error, "error retrieving lease");
                 return Look::Unreadable;
             }
         };
@@ -554,5 +555,15 @@ impl<L: LeaseLock> LeaderElector<L> {
         }
         let stored = self.state.lock().stored.clone();
         (self.on_transition)(&transition, stored.as_ref());
+    }
+}
+
+/// A lost race is routine (another candidate wrote first); anything else — a missing namespace,
+/// no rights, no connection — needs an operator and is an error at the default verbosity, as
+/// upstream's `klog.Errorf` on every attempt.
+fn log_write_failure(lease: &str, error: &LockError, doing: &str) {
+    match error {
+        LockError::Lost(_) => tracing::debug!(lease, %error, "{doing} lost a race"),
+        LockError::Api(_) => tracing::error!(lease, %error, "error {doing}"),
     }
 }

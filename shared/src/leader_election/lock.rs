@@ -63,6 +63,8 @@ pub struct KubeLeaseLock {
     api: Api<Lease>,
     namespace: String,
     name: String,
+    /// Which server and kubeconfig, named in request errors (empty: not named).
+    target: String,
 }
 
 impl KubeLeaseLock {
@@ -71,6 +73,22 @@ impl KubeLeaseLock {
             api: Api::namespaced(client, namespace),
             namespace: namespace.to_string(),
             name: name.to_string(),
+            target: String::new(),
+        }
+    }
+
+    /// Names `target` (server and kubeconfig) in every request error.
+    pub fn with_target(mut self, target: impl std::fmt::Display) -> Self {
+        self.target = target.to_string();
+        self
+    }
+
+    fn classify(&self, error: kube::Error) -> LockError {
+        match classify(error) {
+            LockError::Api(message) if !self.target.is_empty() => {
+                LockError::Api(format!("{message} ({})", self.target))
+            }
+            other => other,
         }
     }
 
@@ -93,13 +111,18 @@ fn classify(error: kube::Error) -> LockError {
         kube::Error::Api(status) if status.is_conflict() || status.is_already_exists() => {
             LockError::Lost(status.message.clone())
         }
-        _ => LockError::Api(error.to_string()),
+        // The cause class (refused, unknown CA, 401, 403, 404 namespace) and the whole chain.
+        _ => LockError::Api(crate::client::failure::describe(&error)),
     }
 }
 
 impl LeaseLock for KubeLeaseLock {
     async fn get(&self) -> Result<Option<StoredLease>, LockError> {
-        let lease = self.api.get_opt(&self.name).await.map_err(classify)?;
+        let lease = self
+            .api
+            .get_opt(&self.name)
+            .await
+            .map_err(|e| self.classify(e))?;
         Ok(lease.map(StoredLease::from_lease))
     }
 
@@ -119,7 +142,7 @@ impl LeaseLock for KubeLeaseLock {
             .api
             .create(&PostParams::default(), &lease)
             .await
-            .map_err(classify)?;
+            .map_err(|e| self.classify(e))?;
         Ok(StoredLease::from_lease(created))
     }
 
@@ -136,7 +159,7 @@ impl LeaseLock for KubeLeaseLock {
             .api
             .replace(&self.name, &PostParams::default(), &lease)
             .await
-            .map_err(classify)?;
+            .map_err(|e| self.classify(e))?;
         Ok(StoredLease::from_lease(updated))
     }
 
