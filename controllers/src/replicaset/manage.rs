@@ -63,14 +63,28 @@ pub struct SlowStartOutcome<E> {
 }
 
 /// `slowStartBatch`: calls `call` up to `count` times in growing concurrent batches and stops
-/// after the first batch in which any call failed.
-pub async fn slow_start<E, F, Fut>(count: usize, initial: usize, mut call: F) -> SlowStartOutcome<E>
+/// after the first batch in which any call failed, or before any batch once `stopping()` says
+/// the process is shutting down (the calls in flight finish; no new batch starts).
+pub async fn slow_start<E, F, Fut>(
+    count: usize,
+    initial: usize,
+    stopping: impl Fn() -> bool,
+    mut call: F,
+) -> SlowStartOutcome<E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
     let mut successes = 0;
     for batch in slow_start_batches(count, initial) {
+        if stopping() {
+            tracing::info!(
+                done = successes,
+                skipped = count - successes,
+                "shutting down: no further creation batches"
+            );
+            break;
+        }
         let results = join_all((0..batch).map(|_| call())).await;
         let mut errors = results.into_iter().filter_map(Result::err);
         match errors.next() {

@@ -231,9 +231,12 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
         tracing::debug!(kind = %K::kind(&()), %key, creating = count, "too few replicas");
         self.expectations
             .expect_creations(key, i64::try_from(count).unwrap_or(i64::MAX));
-        let outcome = slow_start(count, SLOW_START_INITIAL_BATCH_SIZE, || {
-            self.create_pod(owner, &reference)
-        })
+        let outcome = slow_start(
+            count,
+            SLOW_START_INITIAL_BATCH_SIZE,
+            crate::runtime::stopping,
+            || self.create_pod(owner, &reference),
+        )
         .await;
         // Creations never attempted, or failed, will not be observed: stop waiting for them.
         for _ in outcome.successes..count {

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod metrics;
 pub mod periodic;
+pub mod stopping;
 pub mod worker;
 
 use std::{fmt, future::Future, hash::Hash, sync::Arc};
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::{Action, SyncError};
 pub use periodic::run_periodic;
+pub use stopping::stopping;
 pub use worker::{Reconcile, RetryPolicy, run_workers};
 
 /// A controller could not start (its start-up hook failed); the process should exit.

@@ -15,7 +15,7 @@ use super::metrics::{SYNC_DURATION, SYNC_ERRORS};
 
 /// Runs `pass` now and then every `period` (stretched by up to `jitter_factor`, 0 = none)
 /// after the previous pass ended, until `cancel`. A pass in progress when `cancel` fires
-/// finishes first.
+/// finishes first; it sees [`super::stopping`] turn true, so it can skip writes not yet begun.
 pub async fn run_periodic<F, Fut>(
     controller: &'static str,
     period: Duration,
@@ -29,7 +29,8 @@ pub async fn run_periodic<F, Fut>(
     super::metrics::register();
     while !cancel.is_cancelled() {
         let started = tokio::time::Instant::now();
-        if let Err(panic) = AssertUnwindSafe(pass()).catch_unwind().await {
+        let scoped = super::stopping::scope(cancel.clone(), pass());
+        if let Err(panic) = AssertUnwindSafe(scoped).catch_unwind().await {
             WORKER_PANICS.with_label_values(&[controller]).inc();
             SYNC_ERRORS.with_label_values(&[controller]).inc();
             let message = panic

@@ -4,7 +4,8 @@
 //! Two additions upstream gets from Go's runtime: a panic in a sync is caught, logged and
 //! counted (`kcm_controller_worker_panics_total`), the key is retried with backoff and the worker
 //! goes on with the next key, so one bad object never stops a controller; and cancellation stops
-//! intake while the syncs already running are allowed to finish.
+//! intake while the syncs already running are allowed to finish — without starting new rounds
+//! of writes ([`super::stopping`]).
 //!
 //! Every failed sync counts in `kcm_controller_sync_errors_total{controller}` and is logged at
 //! warning level (conflicts at debug: they are routine), rate-limited per key by
@@ -98,9 +99,8 @@ where
         };
         let Some(item) = next else { return };
         let started = tokio::time::Instant::now();
-        let outcome = AssertUnwindSafe(w.reconciler.sync(&item))
-            .catch_unwind()
-            .await;
+        let sync = super::stopping::scope(cancel.clone(), w.reconciler.sync(&item));
+        let outcome = AssertUnwindSafe(sync).catch_unwind().await;
         let elapsed = started.elapsed();
         SYNC_DURATION
             .with_label_values(&[controller])

@@ -1,5 +1,9 @@
 use super::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+fn never() -> bool {
+    false
+}
 
 #[test]
 fn diff_is_capped_by_the_burst() {
@@ -32,7 +36,7 @@ fn batches_double_from_one_and_trim_the_last() {
 #[tokio::test]
 async fn every_call_succeeds() {
     let calls = AtomicUsize::new(0);
-    let outcome = slow_start(10, 1, || {
+    let outcome = slow_start(10, 1, never, || {
         calls.fetch_add(1, Ordering::SeqCst);
         async { Ok::<(), String>(()) }
     })
@@ -52,7 +56,7 @@ async fn stops_after_the_first_batch_with_a_failure() {
     // Call 4 fails. Batches are [1], [2, 3], [4, 5, 6, 7]: the third batch still runs to the
     // end, then the remaining 3 calls are never made.
     let calls = AtomicUsize::new(0);
-    let outcome = slow_start(10, 1, || {
+    let outcome = slow_start(10, 1, never, || {
         let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
         async move {
             if n == 4 {
@@ -76,7 +80,7 @@ async fn stops_after_the_first_batch_with_a_failure() {
 #[tokio::test]
 async fn a_failing_first_call_makes_exactly_one_call() {
     let calls = AtomicUsize::new(0);
-    let outcome = slow_start(500, 1, || {
+    let outcome = slow_start(500, 1, never, || {
         calls.fetch_add(1, Ordering::SeqCst);
         async { Err::<(), _>("exceeded quota") }
     })
@@ -89,7 +93,7 @@ async fn a_failing_first_call_makes_exactly_one_call() {
 #[tokio::test]
 async fn counts_every_failure_in_the_stopping_batch() {
     let calls = AtomicUsize::new(0);
-    let outcome = slow_start(7, 1, || {
+    let outcome = slow_start(7, 1, never, || {
         let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
         async move { if n >= 2 { Err(n) } else { Ok(()) } }
     })
@@ -102,4 +106,51 @@ async fn counts_every_failure_in_the_stopping_batch() {
             error: Some(2)
         }
     );
+}
+
+#[tokio::test]
+async fn stopping_ends_the_round_after_the_batch_in_flight() {
+    let calls = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    // Batches 1, 2, 4, 8, ...: the signal arrives during the third batch.
+    let outcome = slow_start(
+        300,
+        1,
+        || stop.load(Ordering::SeqCst),
+        || {
+            if calls.fetch_add(1, Ordering::SeqCst) + 1 == 4 {
+                stop.store(true, Ordering::SeqCst);
+            }
+            async { Ok::<(), &str>(()) }
+        },
+    )
+    .await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        7,
+        "1 + 2 + 4, then no new batch"
+    );
+    assert_eq!(
+        outcome,
+        SlowStartOutcome {
+            successes: 7,
+            error: None
+        }
+    );
+}
+
+#[tokio::test]
+async fn stopping_before_the_first_batch_makes_no_call() {
+    let calls = AtomicUsize::new(0);
+    let outcome = slow_start(
+        10,
+        1,
+        || true,
+        || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<(), &str>(()) }
+        },
+    )
+    .await;
+    assert_eq!((calls.load(Ordering::SeqCst), outcome.successes), (0, 0));
 }
