@@ -21,5 +21,6 @@ pub mod k8s;
 pub mod leader_election;
 pub mod meta;
 pub mod metrics;
+pub mod panics;
 pub mod token_bucket;
 pub mod workqueue;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use kcm_shared::{
     client::{ClientFactory, RateLimits},
     health::HealthChecks,
+    panics,
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio_util::sync::CancellationToken;
@@ -66,6 +67,21 @@ pub async fn run(loaded: Loaded) -> u8 {
     }
     let checks = HealthChecks::new();
     let shutdown = CancellationToken::new();
+    // A panic outside a sync (an informer loop, a client's request worker, the event sink)
+    // shuts the process down and makes it exit 1 (see kcm_shared::panics).
+    let fatal = panics::install(&checks);
+    let on_fatal = {
+        let (fatal, shutdown, checks) = (fatal.clone(), shutdown.clone(), checks.clone());
+        tokio::spawn(async move {
+            fatal.happened().await;
+            tracing::error!(
+                what = fatal.what().unwrap_or_default(),
+                healthz = %checks.healthz(&[]).render(true, "healthz"),
+                "a long-lived task panicked; shutting down (exit code 1)"
+            );
+            shutdown.cancel();
+        })
+    };
     let serving = CancellationToken::new();
 
     if config.process.secure_port != 0 {
@@ -125,6 +141,12 @@ pub async fn run(loaded: Loaded) -> u8 {
     sink_stop.cancel();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sink_task).await;
     serving.cancel();
+    on_fatal.abort();
+    let code = if fatal.what().is_some() {
+        code.max(1)
+    } else {
+        code
+    };
     tracing::info!(code, "exiting");
     code
 }

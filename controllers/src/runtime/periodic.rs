@@ -30,6 +30,7 @@ pub async fn run_periodic<F, Fut>(
     while !cancel.is_cancelled() {
         let started = tokio::time::Instant::now();
         let scoped = super::stopping::scope(cancel.clone(), pass());
+        let scoped = kcm_shared::panics::recoverable(scoped);
         if let Err(panic) = AssertUnwindSafe(scoped).catch_unwind().await {
             WORKER_PANICS.with_label_values(&[controller]).inc();
             SYNC_ERRORS.with_label_values(&[controller]).inc();

@@ -100,6 +100,7 @@ where
         let Some(item) = next else { return };
         let started = tokio::time::Instant::now();
         let sync = super::stopping::scope(cancel.clone(), w.reconciler.sync(&item));
+        let sync = kcm_shared::panics::recoverable(sync);
         let outcome = AssertUnwindSafe(sync).catch_unwind().await;
         let elapsed = started.elapsed();
         SYNC_DURATION

@@ -77,6 +77,7 @@ static RATE_LIMITER_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
 pub struct ThrottleLayer {
     bucket: Option<Arc<TokenBucket>>,
     host: Arc<str>,
+    injected_panic: Option<Arc<InjectedPanic>>,
 }
 
 impl ThrottleLayer {
@@ -84,6 +85,47 @@ impl ThrottleLayer {
         Self {
             bucket,
             host: host.into(),
+            injected_panic: None,
+        }
+    }
+}
+
+/// The environment variable that makes one client's request worker panic, for the test of
+/// what the process does then (tests/tests/failures.rs): `<client name>[:<nth request>]`.
+/// Not a flag, and not in `--help`: nothing but that test has a use for it.
+pub const TEST_PANIC_ENV: &str = "KCM_RS_TEST_PANIC_CLIENT";
+
+/// A panic planned for the `at`-th request of a client.
+#[derive(Debug)]
+struct InjectedPanic {
+    client: String,
+    at: u64,
+    seen: std::sync::atomic::AtomicU64,
+}
+
+impl InjectedPanic {
+    fn from_env(client: &str) -> Option<Arc<Self>> {
+        let spec = std::env::var(TEST_PANIC_ENV).ok()?;
+        let (name, at) = match spec.split_once(':') {
+            Some((name, at)) => (name, at.parse().ok()?),
+            None => (spec.as_str(), 1),
+        };
+        (name == client).then(|| {
+            Arc::new(Self {
+                client: client.to_string(),
+                at,
+                seen: Default::default(),
+            })
+        })
+    }
+
+    fn maybe_panic(&self) {
+        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if n == self.at {
+            panic!(
+                "{TEST_PANIC_ENV}: injected panic in the request worker of client {:?}",
+                self.client
+            );
         }
     }
 }
@@ -97,6 +139,7 @@ impl<S> Layer<S> for ThrottleLayer {
             bucket: self.bucket.clone(),
             host: self.host.clone(),
             permit: Permit::None,
+            injected_panic: self.injected_panic.clone(),
         }
     }
 }
@@ -123,6 +166,7 @@ pub struct Throttle<S> {
     bucket: Option<Arc<TokenBucket>>,
     host: Arc<str>,
     permit: Permit,
+    injected_panic: Option<Arc<InjectedPanic>>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Throttle<S>
@@ -167,6 +211,9 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        if let Some(injected) = &self.injected_panic {
+            injected.maybe_panic();
+        }
         let waited = match std::mem::replace(&mut self.permit, Permit::None) {
             Permit::Ready { waited } => waited,
             // `call` without a successful `poll_ready` breaks the Service contract; don't
@@ -484,7 +531,8 @@ impl ClientFactory {
             name: name.to_string(),
             source,
         })?;
-        let throttle = ThrottleLayer::new(bucket, host);
+        let mut throttle = ThrottleLayer::new(bucket, host);
+        throttle.injected_panic = InjectedPanic::from_env(name);
         Ok(match bearer {
             Some(bearer) => builder.with_layer(&bearer).with_layer(&throttle).build(),
             None => builder.with_layer(&throttle).build(),

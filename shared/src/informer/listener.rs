@@ -111,8 +111,10 @@ impl<K: Send + Sync + 'static> Listener<K> {
         tokio::spawn(async move {
             while let Some(delta) = deltas.recv().await {
                 // A panicking handler must not take the queue down with it: later deltas would be
-                // lost silently. client-go crashes the process instead; we log and carry on.
-                if catch_unwind(AssertUnwindSafe(|| handler.on_delta(&delta))).is_err() {
+                // lost silently. client-go crashes the process instead; we log and carry on
+                // (a recoverable scope: the panic hook only counts it, see crate::panics).
+                let call = AssertUnwindSafe(|| handler.on_delta(&delta));
+                if catch_unwind(|| crate::panics::recoverable_sync(call)).is_err() {
                     tracing::error!(kind = %kind, handler = id.0, "informer event handler panicked");
                 }
                 backlog.pop();
