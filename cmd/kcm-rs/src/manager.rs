@@ -192,8 +192,10 @@ pub async fn run_controllers(
         }
     }
     let started = factory.start(&shared.stop);
+    let running: Vec<&str> = built.iter().map(|(name, _)| *name).collect();
     tracing::info!(
-        controllers = built.len(),
+        controllers = ?running,
+        implemented = ?registry::descriptors().iter().map(|d| d.name).collect::<Vec<_>>(),
         informers = started,
         "started informers"
     );

@@ -258,9 +258,10 @@ fn controllers_help() -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let implemented = kcm_controllers::names::ControllerId::ALL
+    // What this build really runs: the registry, not the card's list of names.
+    let implemented = kcm_controllers::registry::descriptors()
         .iter()
-        .map(|id| id.canonical())
+        .map(|d| d.name)
         .collect::<Vec<_>>()
         .join(", ");
     format!(

@@ -671,3 +671,21 @@ fn kubeadms_flags_for_controllers_kcm_rs_does_not_run_are_accepted_with_one_warn
     let err = failure(&["--authentication-kubeconfig=/etc/kubernetes/controller-manager.conf"]);
     assert_eq!(err.exit_code(), 2);
 }
+
+/// `--help` names exactly the controllers this build runs (the registry), not every name of
+/// the card: a name accepted and skipped must not read as implemented.
+#[test]
+fn help_lists_the_implemented_controllers_from_the_registry() {
+    use clap::CommandFactory;
+    let help = flags::Flags::command().render_long_help().to_string();
+    let line = help
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("Implemented by kcm-rs: "))
+        .unwrap_or_default();
+    let registry: Vec<&str> = kcm_controllers::registry::descriptors()
+        .iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(line.split(", ").collect::<Vec<_>>(), registry, "{help}");
+}
