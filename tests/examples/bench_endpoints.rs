@@ -10,7 +10,8 @@
 //! ```
 //!
 //! The harness (an identity outside APF's exempt level, no client-side limit) creates the
-//! Services spread over the namespaces, then their pods bound to one Node with a Running/Ready
+//! Services (headless: the test service CIDR holds a few hundred cluster IPs) spread over the
+//! namespaces, then their pods bound to one Node with a Running/Ready
 //! status written through `pods/status` (no kubelet). *create* is the time from the first
 //! Service created until every Endpoints object lists its P pods as ready. Then every pod is
 //! reported not ready, and once every object lists them all as not ready, ready again; *flip*
@@ -116,7 +117,9 @@ async fn create_services(client: &Client, s: &Settings) -> anyhow::Result<()> {
         .map(|svc| async move {
             let object: Service = serde_json::from_value(json!({
                 "metadata": { "name": format!("s{svc}") },
-                "spec": { "selector": { "svc": format!("s{svc}") },
+                // Headless: the test environment's service CIDR has room for a few hundred
+                // cluster IPs only, and the controller treats both kinds alike.
+                "spec": { "clusterIP": "None", "selector": { "svc": format!("s{svc}") },
                     "ports": [{ "name": "http", "port": 80, "targetPort": 8080 }] },
             }))?;
             Api::<Service>::namespaced(client.clone(), &namespace(s, svc))
