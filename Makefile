@@ -135,3 +135,12 @@ bench-namespace:
 	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
 	$(CARGO) build -p kcm-rs && $(CARGO) build --release -p kcm-rs; \
 	$(CARGO) run -q -p kcm-tests --example bench_namespace -- upstream debug release
+
+## bench-endpoints: 500 Services x 20 ready pods created, then every pod flipped not ready and back,
+## upstream kube-controller-manager vs kcm-rs (debug, and release when built), same QPS limits;
+## BENCH_ARGS='--services=100 --pods=10 --qps=50 upstream release'.
+.PHONY: bench-endpoints
+bench-endpoints:
+	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
+	$(CARGO) build -p kcm-rs; \
+	$(CARGO) run -q -p kcm-tests --example bench_endpoints -- $(if $(BENCH_ARGS),$(BENCH_ARGS),upstream debug)

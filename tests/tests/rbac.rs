@@ -405,3 +405,85 @@ async fn the_namespace_controller_runs_with_the_shipped_roles_and_as_its_service
     );
     Ok(())
 }
+
+/// Creates a ready pod and a Service selecting it and waits until the endpoints controller of
+/// `kcm` has written their Endpoints.
+async fn endpoints_are_written_by(env: &TestEnv, kcm: &KcmRs, prefix: &str) -> anyhow::Result<()> {
+    let ns = env.namespace(prefix).await?;
+    let pods: Api<Pod> = ns.api();
+    let pod = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "p", "labels": { "app": "a" } },
+        "spec": { "nodeName": "rbac-node", "containers": [{ "name": "c", "image": "registry.invalid/x:1" }] },
+    }))?;
+    pods.create(&PostParams::default(), &pod).await?;
+    let status = serde_json::json!({ "status": { "phase": "Running", "podIP": "10.30.0.1",
+        "podIPs": [{ "ip": "10.30.0.1" }], "conditions": [{ "type": "Ready", "status": "True" }] } });
+    pods.patch_status("p", &Default::default(), &kube::api::Patch::Merge(&status))
+        .await?;
+    let services: Api<k8s_openapi::api::core::v1::Service> = ns.api();
+    let service = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "s" },
+        "spec": { "selector": { "app": "a" }, "ports": [{ "port": 80 }] },
+    }))?;
+    services.create(&PostParams::default(), &service).await?;
+    let endpoints: Api<k8s_openapi::api::core::v1::Endpoints> = ns.api();
+    let written = wait_until(Duration::from_secs(60), "endpoints written", || async {
+        match endpoints.get_opt("s").await {
+            Ok(Some(e)) if e.subsets.as_ref().is_some_and(|s| !s.is_empty()) => Check::Done(()),
+            other => Check::NotYet(format!("{other:?}")),
+        }
+    })
+    .await;
+    if let Err(e) = written {
+        panic!("{e}\nkcm-rs log:\n{}", kcm.process().log_tail(40));
+    }
+    assert!(
+        !kcm.process().log_tail(400).contains("forbidden"),
+        "the endpoints controller hit a permission it lacks:\n{}",
+        kcm.process().log_tail(60)
+    );
+    services
+        .delete("s", &kube::api::DeleteParams::default())
+        .await?;
+    Ok(())
+}
+
+/// The endpoints controller runs with the shipped roles and, under
+/// `--use-service-account-credentials`, as ServiceAccount `kube-system/endpoint-controller`
+/// with upstream's bootstrap role `system:controller:endpoint-controller`.
+#[tokio::test]
+async fn the_endpoints_controller_runs_with_the_shipped_roles_and_as_its_service_account()
+-> anyhow::Result<()> {
+    let Some(env) = TestEnv::get().await else {
+        return Ok(());
+    };
+    let _exclusive = env.controller_lock().await;
+    let controllers = "--controllers=endpoints-controller";
+
+    apply_rbac_for(env, Identity::KcmRs.user()).await?;
+    let kcm_rs_identity = format!("--kubeconfig={}", env.kubeconfig(Identity::KcmRs).display());
+    let kcm = KcmRs::start_synced(env, &[&kcm_rs_identity, controllers]).await?;
+    endpoints_are_written_by(env, &kcm, "rbac-ep").await?;
+    drop(kcm);
+
+    let kubeadm_identity = format!(
+        "--kubeconfig={}",
+        env.kubeconfig(Identity::KubeControllerManager).display()
+    );
+    let kcm = KcmRs::start_synced(
+        env,
+        &[
+            &kubeadm_identity,
+            controllers,
+            "--use-service-account-credentials=true",
+        ],
+    )
+    .await?;
+    endpoints_are_written_by(env, &kcm, "sa-ep").await?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(env.admin_client(), "kube-system");
+    assert!(
+        accounts.get_opt("endpoint-controller").await?.is_some(),
+        "ServiceAccount kube-system/endpoint-controller should exist"
+    );
+    Ok(())
+}

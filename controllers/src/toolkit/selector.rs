@@ -75,6 +75,13 @@ impl ObjectSelector {
         }
     }
 
+    /// `labels.SelectorFromSet(set).Matches(labels)` without building a selector: every pair
+    /// of `set` is among `labels` (an empty set selects everything). For hot paths that match
+    /// one plain label map against many objects (a pod against its namespace's Services).
+    pub fn set_matches(set: &BTreeMap<String, String>, labels: Labels<'_>) -> bool {
+        set.iter().all(|(k, v)| labels.get(k) == Some(v.as_str()))
+    }
+
     /// `metav1.LabelSelectorAsSelector` of an optional selector: `None` selects nothing.
     pub fn from_label_selector(selector: Option<&LabelSelector>) -> Result<Self, InvalidSelector> {
         match selector {

@@ -70,3 +70,22 @@ fn map_selectors_follow_selector_from_set() {
     assert_eq!(ObjectSelector::from_map(None), ObjectSelector::Nothing);
     assert!(ObjectSelector::from_map(Some(&BTreeMap::new())).selects_everything());
 }
+
+#[test]
+fn set_matches_agrees_with_a_selector_built_from_the_set() {
+    let set = labels(&[("app", "web"), ("tier", "a")]);
+    let built = ObjectSelector::from_map(Some(&set));
+    for candidate in [
+        labels(&[("app", "web"), ("tier", "a"), ("x", "y")]),
+        labels(&[("app", "web")]),
+        labels(&[("app", "web"), ("tier", "b")]),
+        labels(&[]),
+    ] {
+        assert_eq!(
+            ObjectSelector::set_matches(&set, Labels::Map(Some(&candidate))),
+            built.matches_map(Some(&candidate)),
+            "{candidate:?}"
+        );
+    }
+    assert!(ObjectSelector::set_matches(&labels(&[]), Labels::NONE));
+}
