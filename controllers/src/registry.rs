@@ -61,6 +61,7 @@ pub fn descriptors() -> Vec<ControllerDescriptor> {
         crate::replicaset::replicationcontroller_descriptor(),
         crate::replicaset::replicaset_descriptor(),
         crate::namespace::descriptor(),
+        crate::podgc::descriptor(),
     ]
 }
 
