@@ -144,3 +144,12 @@ bench-endpoints:
 	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
 	$(CARGO) build -p kcm-rs; \
 	$(CARGO) run -q -p kcm-tests --example bench_endpoints -- $(if $(BENCH_ARGS),$(BENCH_ARGS),upstream debug)
+
+## bench-podgc: 20 000 Succeeded pods brought down to --terminated-pod-gc-threshold=1000, upstream
+## kube-controller-manager vs kcm-rs (debug and release), each on a fresh control plane with the
+## same QPS limits; BENCH_ARGS='--pods=5000 --qps=20 upstream release'.
+.PHONY: bench-podgc
+bench-podgc:
+	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
+	$(CARGO) build -p kcm-rs && $(CARGO) build --release -p kcm-rs; \
+	$(CARGO) run -q -p kcm-tests --example bench_podgc -- $(if $(BENCH_ARGS),$(BENCH_ARGS),upstream debug release)

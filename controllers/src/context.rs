@@ -24,6 +24,10 @@ pub struct ControllerSettings {
     pub concurrent_rc_syncs: usize,
     pub concurrent_rs_syncs: usize,
     pub terminated_pod_gc_threshold: i32,
+    /// The pod GC's pass period and orphan quarantine: upstream's fixed 20 s and 40 s; only
+    /// tests change them (hidden flags).
+    pub pod_gc_check_period: Duration,
+    pub pod_gc_quarantine: Duration,
     pub namespace_sync_period: Duration,
     pub concurrent_namespace_syncs: usize,
 }
@@ -38,6 +42,8 @@ impl Default for ControllerSettings {
             concurrent_rc_syncs: 5,
             concurrent_rs_syncs: 5,
             terminated_pod_gc_threshold: 12500,
+            pod_gc_check_period: crate::podgc::CHECK_PERIOD,
+            pod_gc_quarantine: crate::podgc::QUARANTINE,
             namespace_sync_period: Duration::from_secs(300),
             concurrent_namespace_syncs: 10,
         }

@@ -7,6 +7,7 @@ pub mod context;
 pub mod endpoints;
 pub mod names;
 pub mod namespace;
+pub mod podgc;
 pub mod registry;
 pub mod replicaset;
 pub mod runtime;

@@ -62,6 +62,7 @@ pub fn descriptors() -> Vec<ControllerDescriptor> {
         crate::replicaset::replicaset_descriptor(),
         crate::namespace::descriptor(),
         crate::endpoints::descriptor(),
+        crate::podgc::descriptor(),
     ]
 }
 

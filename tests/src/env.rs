@@ -107,6 +107,7 @@ pub struct TestEnv {
 }
 
 static ENV: OnceCell<Result<TestEnv, Unavailable>> = OnceCell::const_new();
+static SECOND: OnceCell<Result<TestEnv, Unavailable>> = OnceCell::const_new();
 static CONTROLLERS: Mutex<()> = Mutex::const_new(());
 
 impl TestEnv {
@@ -119,7 +120,19 @@ impl TestEnv {
     /// When the environment cannot start for any other reason, or at all under `CI=true`;
     /// the message carries the tail of each process log.
     pub async fn get() -> Option<&'static TestEnv> {
-        match ENV.get_or_init(start_or_reuse).await {
+        Self::available(ENV.get_or_init(start_or_reuse).await)
+    }
+
+    /// A second environment of this test binary with its own etcd + kube-apiserver, started on
+    /// first use (also when `KCM_TESTENV` names one for [`get`](Self::get)), for tests that
+    /// run kcm-rs and upstream side by side on cluster-wide state (the pod GC counts every pod
+    /// of the cluster). `None` and panics as for [`get`](Self::get).
+    pub async fn second() -> Option<&'static TestEnv> {
+        Self::available(SECOND.get_or_init(|| start_owned("second")).await)
+    }
+
+    fn available(env: &'static Result<TestEnv, Unavailable>) -> Option<&'static TestEnv> {
+        match env {
             Ok(env) => Some(env),
             Err(Unavailable::BinariesMissing(why)) if !running_in_ci() => {
                 announce_skip(why);
@@ -293,14 +306,26 @@ async fn start_or_reuse() -> Result<TestEnv, Unavailable> {
             blocking(move || check_running(&checked)).await?;
             (dir, Ownership::Reused)
         }
-        None => {
-            let bin_dir = blocking(locate_binaries).await?;
-            let dir = blocking(run_dir).await?;
-            let started = dir.clone();
-            blocking(move || start(&started, &bin_dir)).await?;
-            (dir, Ownership::Owned)
-        }
+        None => (started_dir("").await?, Ownership::Owned),
     };
+    loaded(dir, ownership).await
+}
+
+/// A fresh environment in its own run directory, whatever `KCM_TESTENV` says.
+async fn start_owned(label: &'static str) -> Result<TestEnv, Unavailable> {
+    let dir = started_dir(label).await?;
+    loaded(dir, Ownership::Owned).await
+}
+
+async fn started_dir(label: &'static str) -> Result<PathBuf, Unavailable> {
+    let bin_dir = blocking(locate_binaries).await?;
+    let dir = blocking(move || run_dir(label)).await?;
+    let started = dir.clone();
+    blocking(move || start(&started, &bin_dir)).await?;
+    Ok(dir)
+}
+
+async fn loaded(dir: PathBuf, ownership: Ownership) -> Result<TestEnv, Unavailable> {
     let env = load(dir, ownership)
         .await
         .map_err(|e| Unavailable::Failed(format!("{e:#}")))?;
@@ -348,9 +373,9 @@ fn locate_binaries() -> Result<PathBuf, Unavailable> {
     Ok(bin_dir)
 }
 
-/// `<target>/<profile>/testenv-runs/<test binary>-<pid>`, next to the test binary, after
-/// removing the directories of earlier runs whose process is gone.
-fn run_dir() -> Result<PathBuf, Unavailable> {
+/// `<target>/<profile>/testenv-runs/<test binary>[-<label>]-<pid>`, next to the test binary,
+/// after removing the directories of earlier runs whose process is gone.
+fn run_dir(label: &str) -> Result<PathBuf, Unavailable> {
     let exe =
         std::env::current_exe().map_err(|e| Unavailable::Failed(format!("current_exe: {e}")))?;
     let stem = exe
@@ -364,7 +389,12 @@ fn run_dir() -> Result<PathBuf, Unavailable> {
         .unwrap_or_else(std::env::temp_dir);
     let runs = parent.join("testenv-runs");
     prune_finished_runs(&runs);
-    let dir = runs.join(format!("{stem}-{}", std::process::id()));
+    let label = if label.is_empty() {
+        String::new()
+    } else {
+        format!("-{label}")
+    };
+    let dir = runs.join(format!("{stem}{label}-{}", std::process::id()));
     std::fs::create_dir_all(&dir)
         .map_err(|e| Unavailable::Failed(format!("creating {}: {e}", dir.display())))?;
     Ok(dir)

@@ -7,6 +7,7 @@
 //!   `--use-service-account-credentials` each controller acts as its own ServiceAccount and the
 //!   bootstrap roles `system:controller:<name>` let it.
 //! - The namespace controller empties a namespace with either set of rights.
+//! - The pod garbage collector marks and force-deletes an orphan with either set of rights.
 
 use anyhow::Context;
 use std::time::Duration;
@@ -484,6 +485,77 @@ async fn the_endpoints_controller_runs_with_the_shipped_roles_and_as_its_service
     assert!(
         accounts.get_opt("endpoint-controller").await?.is_some(),
         "ServiceAccount kube-system/endpoint-controller should exist"
+    );
+    Ok(())
+}
+
+/// Creates a Running pod bound to a node that does not exist and waits until the pod GC of
+/// `kcm` (started with a short period and quarantine) has patched and deleted it.
+async fn orphan_is_collected_by(env: &TestEnv, kcm: &KcmRs, prefix: &str) -> anyhow::Result<()> {
+    let ns = env.namespace(prefix).await?;
+    let pods: Api<Pod> = ns.api();
+    let pod = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "orphan" },
+        "spec": { "nodeName": format!("{}-ghost", ns.name()),
+            "containers": [{ "name": "c", "image": "registry.invalid/x:1" }] },
+    }))?;
+    pods.create(&PostParams::default(), &pod).await?;
+    let running = serde_json::json!({ "status": { "phase": "Running" } });
+    pods.patch_status(
+        "orphan",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&running),
+    )
+    .await?;
+    if let Err(e) = testenv::wait_for_deletion(&pods, "orphan", Duration::from_secs(30)).await {
+        panic!("{e}\nkcm-rs log:\n{}", kcm.process().log_tail(40));
+    }
+    assert!(
+        !kcm.process().log_tail(400).contains("forbidden"),
+        "the pod GC hit a permission it lacks:\n{}",
+        kcm.process().log_tail(60)
+    );
+    Ok(())
+}
+
+/// The pod GC reads nodes, patches pod status and deletes pods: the shipped roles grant that,
+/// and so does the bootstrap role of its ServiceAccount `kube-system/pod-garbage-collector`.
+#[tokio::test]
+async fn the_pod_gc_runs_with_the_shipped_roles_and_as_its_service_account() -> anyhow::Result<()> {
+    let Some(env) = TestEnv::get().await else {
+        return Ok(());
+    };
+    let _exclusive = env.controller_lock().await;
+    let gc = [
+        "--controllers=pod-garbage-collector-controller",
+        "--pod-gc-check-period=500ms",
+        "--pod-gc-quarantine=1s",
+    ];
+
+    apply_rbac_for(env, Identity::KcmRs.user()).await?;
+    let kcm_rs_identity = format!("--kubeconfig={}", env.kubeconfig(Identity::KcmRs).display());
+    let kcm = KcmRs::start_synced(env, &[&[kcm_rs_identity.as_str()][..], &gc].concat()).await?;
+    orphan_is_collected_by(env, &kcm, "rbac-gc").await?;
+    drop(kcm);
+
+    let kubeadm_identity = format!(
+        "--kubeconfig={}",
+        env.kubeconfig(Identity::KubeControllerManager).display()
+    );
+    let args = [
+        &[
+            kubeadm_identity.as_str(),
+            "--use-service-account-credentials=true",
+        ][..],
+        &gc,
+    ]
+    .concat();
+    let kcm = KcmRs::start_synced(env, &args).await?;
+    orphan_is_collected_by(env, &kcm, "sa-gc").await?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(env.admin_client(), "kube-system");
+    assert!(
+        accounts.get_opt("pod-garbage-collector").await?.is_some(),
+        "ServiceAccount kube-system/pod-garbage-collector should exist"
     );
     Ok(())
 }

@@ -120,6 +120,12 @@ pub fn controller_settings(config: &KcmConfig) -> ControllerSettings {
         concurrent_rc_syncs: workers(c.replication_controller.concurrent_rc_syncs),
         concurrent_rs_syncs: workers(c.replica_set_controller.concurrent_rs_syncs),
         terminated_pod_gc_threshold: c.pod_gc_controller.terminated_pod_gc_threshold,
+        // A zero period would spin; the hidden flags are for tests, so no more checking.
+        pod_gc_check_period: config
+            .process
+            .pod_gc_check_period
+            .max(std::time::Duration::from_millis(10)),
+        pod_gc_quarantine: config.process.pod_gc_quarantine,
         namespace_sync_period: c.namespace_controller.namespace_sync_period,
         concurrent_namespace_syncs: workers(c.namespace_controller.concurrent_namespace_syncs),
     }

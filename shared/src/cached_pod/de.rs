@@ -79,6 +79,8 @@ struct RawMeta<'a> {
     uid: Option<Str<'a>>,
     #[serde(borrow)]
     resource_version: Option<Str<'a>>,
+    #[serde(default)]
+    generation: i64,
     #[serde(borrow, default, deserialize_with = "labels")]
     labels: Vec<(Str<'a>, Str<'a>)>,
     #[serde(borrow, default, deserialize_with = "deletion_cost")]
@@ -270,6 +272,7 @@ impl CachedPod {
                 .unwrap_or_else(|| intern(""));
             pod.uid = boxed(&meta.uid);
             pod.resource_version = boxed(&meta.resource_version);
+            pod.generation = meta.generation;
             let mut labels: Vec<(Arc<str>, Arc<str>)> = meta
                 .labels
                 .iter()
@@ -346,14 +349,21 @@ impl CachedPod {
                 ips.push(ip.boxed());
             }
             pod.pod_ips = ips.into_boxed_slice();
-            pod.ready = status
-                .conditions
-                .iter()
-                .find(|c| c.type_.0 == "Ready")
-                .map(|c| ReadyCondition {
-                    status: c.status.shared(),
-                    last_transition_time: c.last_transition_time.as_ref().and_then(Str::timestamp),
-                });
+            let condition = |type_: &str| {
+                status
+                    .conditions
+                    .iter()
+                    .find(|c| c.type_.0 == type_)
+                    .map(|c| ReadyCondition {
+                        status: c.status.shared(),
+                        last_transition_time: c
+                            .last_transition_time
+                            .as_ref()
+                            .and_then(Str::timestamp),
+                    })
+            };
+            pod.ready = condition("Ready");
+            pod.disruption_target = condition("DisruptionTarget").map(Box::new);
             pod.max_restarts = status
                 .container_statuses
                 .iter()

@@ -15,6 +15,7 @@
 //! | field | read by |
 //! |---|---|
 //! | `name`, `namespace`, `uid`, `resource_version` | every controller (keys, claiming, patches with UID preconditions, handler no-op checks) |
+//! | `generation` | podgc (`observedGeneration` of the status it writes) |
 //! | `labels` | replicaset/RC (selectors, claiming, `fullyLabeledReplicas`), deployment (pod-template-hash), endpoints (Service selectors) |
 //! | `controller` (the ownerReference with `controller: true`) | replicaset/RC/deployment (ownership, adoption, expectations), podgc (nothing) |
 //! | `deletion_cost` (`controller.kubernetes.io/pod-deletion-cost`) | replicaset/RC (which pod to delete) |
@@ -28,6 +29,7 @@
 //! | `pod_ips` (`status.podIPs`, else `status.podIP`) | endpoints (addresses and IP family) |
 //! | `ready` (the `Ready` condition: status and lastTransitionTime) | replicaset/RC (ready and available replicas, ranking), deployment, endpoints (ready vs not ready, trigger time) |
 //! | `max_restarts`, `max_sidecar_restarts` | replicaset/RC (ranking) |
+//! | `disruption_target` (the `DisruptionTarget` condition: status and lastTransitionTime) | podgc (keeps its lastTransitionTime when it rewrites a True one) |
 
 mod de;
 
@@ -84,6 +86,8 @@ pub struct CachedPod {
     pub namespace: Arc<str>,
     pub uid: Box<str>,
     pub resource_version: Box<str>,
+    /// `metadata.generation` (0 when unset).
+    pub generation: i64,
     /// Sorted by key, keys unique.
     pub labels: Box<[(Arc<str>, Arc<str>)]>,
     pub controller: Option<SharedControllerRef>,
@@ -102,6 +106,8 @@ pub struct CachedPod {
     pub reason: Option<Arc<str>>,
     pub pod_ips: Box<[Box<str>]>,
     pub ready: Option<ReadyCondition>,
+    /// The pod's `DisruptionTarget` condition, in the same shape as `ready`; rare, so boxed.
+    pub disruption_target: Option<Box<ReadyCondition>>,
     /// Highest restart count of the regular containers (0 without statuses).
     pub max_restarts: i32,
     /// Highest restart count of the sidecar (restartable init) containers.

@@ -11,6 +11,7 @@ fn pod_json() -> serde_json::Value {
             "namespace": "shop",
             "uid": "0f6c8b1e-2f4e-4c57-9d3e-1a2b3c4d5e6f",
             "resourceVersion": "12345",
+            "generation": 4,
             "creationTimestamp": "2026-11-30T10:00:00Z",
             "deletionTimestamp": "2026-11-30T11:00:00Z",
             "deletionGracePeriodSeconds": 30,
@@ -52,7 +53,9 @@ fn pod_json() -> serde_json::Value {
             "podIPs": [{"ip": "10.0.0.7"}, {"ip": "fd00::7"}],
             "conditions": [
                 {"type": "PodScheduled", "status": "True"},
-                {"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-30T10:00:05Z"}
+                {"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-30T10:00:05Z"},
+                {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager",
+                 "lastTransitionTime": "2026-11-30T10:59:00Z"}
             ],
             "containerStatuses": [{"name": "app", "restartCount": 3, "ready": true}],
             "initContainerStatuses": [
@@ -81,6 +84,7 @@ fn decodes_exactly_what_the_controllers_read() {
     assert_eq!(&*pod.namespace, "shop");
     assert_eq!(pod.meta_uid(), Some("0f6c8b1e-2f4e-4c57-9d3e-1a2b3c4d5e6f"));
     assert_eq!(pod.meta_resource_version(), Some("12345"));
+    assert_eq!(pod.generation, 4);
     let labels: Vec<_> = pod.meta_labels().iter().collect();
     assert_eq!(
         labels,
@@ -124,6 +128,13 @@ fn decodes_exactly_what_the_controllers_read() {
     assert_eq!(&*pod.pod_ips, [Box::from("10.0.0.7"), Box::from("fd00::7")]);
     assert!(pod.is_ready());
     assert_eq!(pod.ready_since(), ts("2026-11-30T10:00:05Z"));
+    assert_eq!(
+        pod.disruption_target.as_deref(),
+        Some(&ReadyCondition {
+            status: "True".into(),
+            last_transition_time: ts("2026-11-30T10:59:00Z"),
+        })
+    );
     assert_eq!((pod.max_restarts, pod.max_sidecar_restarts), (3, 2));
     assert!(!pod.is_active(), "being deleted");
     assert!(pod.is_terminating_not_terminal());
@@ -139,6 +150,7 @@ fn a_bare_pod_decodes_with_defaults_and_pod_ip_fallback() {
     .unwrap();
     assert!(pod.meta_labels().is_empty());
     assert!(pod.controller.is_none());
+    assert_eq!((pod.generation, pod.disruption_target.as_ref()), (0, None));
     assert_eq!(pod.phase(), "");
     assert_eq!(&*pod.pod_ips, [Box::from("10.1.2.3")]);
     assert!(pod.is_active());

@@ -178,6 +178,9 @@ pub struct ProcessConfig {
     pub controller_shutdown_timeout: Duration,
     /// kcm-rs extension: one Lease per controller instead of one for the process.
     pub leader_elect_per_controller: bool,
+    /// Hidden test flags: the pod GC's pass period and orphan quarantine (20 s and 40 s).
+    pub pod_gc_check_period: Duration,
+    pub pod_gc_quarantine: Duration,
 }
 
 impl Default for KcmConfig {
@@ -241,6 +244,8 @@ impl Default for KcmConfig {
                 logging_format: LoggingFormat::Text,
                 controller_shutdown_timeout: defaults::CONTROLLER_SHUTDOWN_TIMEOUT,
                 leader_elect_per_controller: false,
+                pod_gc_check_period: defaults::POD_GC_CHECK_PERIOD,
+                pod_gc_quarantine: defaults::POD_GC_QUARANTINE,
             },
             feature_gates: FeatureGates::default(),
         }

@@ -44,6 +44,9 @@ pub mod defaults {
     pub const CONCURRENT_REPLICASET_SYNCS: i32 = 5;
     pub const TERMINATED_POD_GC_THRESHOLD: i32 = 12500;
     pub const NAMESPACE_SYNC_PERIOD: Duration = Duration::from_secs(5 * 60);
+    /// Upstream's fixed `gcCheckPeriod` and `quarantineTime` (pkg/controller/podgc).
+    pub const POD_GC_CHECK_PERIOD: Duration = Duration::from_secs(20);
+    pub const POD_GC_QUARANTINE: Duration = Duration::from_secs(40);
     pub const CONCURRENT_NAMESPACE_SYNCS: i32 = 10;
 
     /// Not upstream's 0.0.0.0: kcm-rs has no delegated authentication yet, so it serves only
@@ -221,6 +224,16 @@ pub struct Flags {
     /// starts deleting them. If <= 0, terminated pods are not garbage collected.
     #[arg(long, value_name = "N", value_parser = parse_i32, default_value_t = defaults::TERMINATED_POD_GC_THRESHOLD, allow_hyphen_values = true, help_heading = CONTROLLERS)]
     pub terminated_pod_gc_threshold: i32,
+
+    /// Tests only, not in --help: the pod GC's pass period (upstream fixes it at 20s and its
+    /// integration tests change it through NewPodGCInternal).
+    #[arg(long, value_name = "DURATION", hide = true, allow_hyphen_values = true, default_value_t = GoDuration(defaults::POD_GC_CHECK_PERIOD))]
+    pub pod_gc_check_period: GoDuration,
+
+    /// Tests only, not in --help: how long the pod GC waits before it reads a missing node
+    /// (upstream fixes it at 40s).
+    #[arg(long, value_name = "DURATION", hide = true, allow_hyphen_values = true, default_value_t = GoDuration(defaults::POD_GC_QUARANTINE))]
+    pub pod_gc_quarantine: GoDuration,
 
     /// The period for syncing namespace life-cycle updates.
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true, default_value_t = GoDuration(defaults::NAMESPACE_SYNC_PERIOD), help_heading = CONTROLLERS)]

@@ -192,6 +192,8 @@ pub fn merge(
             g.controller_shutdown_timeout,
         ),
         leader_elect_per_controller: flags.leader_elect_per_controller,
+        pod_gc_check_period: flags.pod_gc_check_period.0,
+        pod_gc_quarantine: flags.pod_gc_quarantine.0,
     };
 
     // Feature gates are checked as a whole (dependencies span gates); `load` fills them in.

@@ -292,6 +292,24 @@ fn help_and_version_exit_0() {
 }
 
 #[test]
+fn the_pod_gc_timings_are_hidden_test_flags() {
+    let help = failure(&["--help"]).message().to_owned();
+    assert!(!help.contains("pod-gc-check-period"), "{help}");
+    assert!(!help.contains("pod-gc-quarantine"), "{help}");
+    let defaults = ok(&[]).config.process;
+    assert_eq!(
+        (defaults.pod_gc_check_period, defaults.pod_gc_quarantine),
+        (secs(20), secs(40))
+    );
+    let loaded = ok(&["--pod-gc-check-period=500ms", "--pod-gc-quarantine=1s"]);
+    assert_eq!(
+        loaded.config.process.pod_gc_check_period,
+        Duration::from_millis(500)
+    );
+    assert_eq!(loaded.config.process.pod_gc_quarantine, secs(1));
+}
+
+#[test]
 fn kubeadm_controllers_are_accepted_with_one_warning() {
     let loaded = ok(&[
         "--controllers=*,bootstrapsigner,tokencleaner",
