@@ -34,7 +34,7 @@ pub enum PodChange<'a> {
     /// Nothing that matters to Endpoints changed (or a resync).
     Unchanged,
     /// Sync the Services selecting this pod (an add, a delete, or a status change).
-    Pod(&'a CachedPod),
+    Selecting(&'a CachedPod),
     /// The labels, hostname or subdomain changed: compare the Services selecting `old` with
     /// those selecting `new`; `pod_changed` when readiness, IPs or deletion changed too.
     Relabelled {
@@ -70,7 +70,7 @@ pub fn pod_change<'a>(old: &'a CachedPod, new: &'a CachedPod) -> PodChange<'a> {
     let pod_changed = pod_changed(old, new);
     match (pod_changed, labels_changed(old, new)) {
         (false, false) => PodChange::Unchanged,
-        (true, false) => PodChange::Pod(new),
+        (true, false) => PodChange::Selecting(new),
         (pod_changed, true) => PodChange::Relabelled {
             old,
             new,
@@ -95,7 +95,7 @@ pub fn services_to_update(
 ) -> BTreeSet<ObjectKey> {
     match *change {
         PodChange::Unchanged => BTreeSet::new(),
-        PodChange::Pod(pod) => services_selecting(services, pod.meta_labels()),
+        PodChange::Selecting(pod) => services_selecting(services, pod.meta_labels()),
         PodChange::Relabelled {
             old,
             new,
@@ -147,7 +147,7 @@ impl EventHandlers {
     /// Pod deltas (tombstones included): the affected Services, after the batch period.
     pub fn on_pod(&self, delta: &Delta<CachedPod>) {
         let change = match delta {
-            Delta::Added { obj, .. } | Delta::Deleted { obj, .. } => PodChange::Pod(obj),
+            Delta::Added { obj, .. } | Delta::Deleted { obj, .. } => PodChange::Selecting(obj),
             Delta::Updated { old, new } => pod_change(old, new),
         };
         if matches!(change, PodChange::Unchanged) {
