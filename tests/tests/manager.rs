@@ -3,7 +3,7 @@
 
 use std::{process::Command, time::Duration};
 
-use testenv::{Check, KcmRs, TestEnv, kcm_rs_binary, wait_until};
+use testenv::{Check, KcmRs, TestEnv, env::Identity, kcm_rs_binary, wait_until};
 
 /// Open WATCH requests the apiserver counts for `resource` (summed over scopes).
 async fn open_watches(env: &TestEnv, resource: &str) -> anyhow::Result<f64> {
@@ -25,13 +25,18 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn https_get(port: u16, path: &str) -> anyhow::Result<(u16, String)> {
-    let out = Command::new("curl")
-        .args([
-            "-sk",
-            "-w",
-            "\n%{http_code}",
-            &format!("https://127.0.0.1:{port}{path}"),
-        ])
+    https_get_as(port, path, None)
+}
+
+/// GET over HTTPS, with a bearer token when given.
+fn https_get_as(port: u16, path: &str, token: Option<&str>) -> anyhow::Result<(u16, String)> {
+    let mut curl = Command::new("curl");
+    curl.args(["-sk", "-w", "\n%{http_code}"]);
+    if let Some(token) = token {
+        curl.args(["-H", &format!("Authorization: Bearer {token}")]);
+    }
+    let out = curl
+        .arg(format!("https://127.0.0.1:{port}{path}"))
         .output()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
@@ -119,24 +124,36 @@ async fn serves_health_metrics_and_configz_and_exits_0_on_sigterm() -> anyhow::R
     };
     let _exclusive = env.controller_lock().await;
     let port = free_port()?;
+    // Delegated authentication and authorization through the admin identity, as upstream needs
+    // for /metrics and /configz; /healthz, /readyz and /livez are always allowed.
+    let admin = env.kubeconfig(Identity::Admin);
     let mut kcm = KcmRs::start_synced(
         env,
         &[
             &format!("--secure-port={port}"),
             "--controllers=replicaset-controller",
             "--concurrent-replicaset-syncs=3",
+            &format!("--authentication-kubeconfig={}", admin.display()),
+            &format!("--authorization-kubeconfig={}", admin.display()),
         ],
     )
     .await?;
+    assert_eq!(https_get(port, "/metrics")?.0, 403, "anonymous /metrics");
     let (code, body) = https_get(port, "/healthz")?;
     assert_eq!((code, body.as_str()), (200, "ok"));
     let (code, body) = https_get(port, "/healthz?verbose")?;
     assert_eq!(code, 200);
     assert!(body.contains("[+]replicaset-controller ok"), "{body}");
-    assert_eq!(https_get(port, "/healthz/replicaset-controller")?.0, 200);
+    // Only the exact always-allow paths are open; a check's own path needs authorization.
+    assert_eq!(https_get(port, "/healthz/replicaset-controller")?.0, 403);
+    let admin_token = Some(env.admin_token());
+    assert_eq!(
+        https_get_as(port, "/healthz/replicaset-controller", admin_token)?.0,
+        200
+    );
     assert_eq!(https_get(port, "/readyz")?, (200, "ok".to_string()));
     assert_eq!(https_get(port, "/livez")?.0, 200);
-    let (code, metrics) = https_get(port, "/metrics")?;
+    let (code, metrics) = https_get_as(port, "/metrics", Some(env.admin_token()))?;
     assert_eq!(code, 200);
     for family in [
         "workqueue_depth{name=\"replicaset\"}",
@@ -153,7 +170,7 @@ async fn serves_health_metrics_and_configz_and_exits_0_on_sigterm() -> anyhow::R
     ] {
         assert!(metrics.contains(family), "/metrics lacks {family}");
     }
-    let (code, configz) = https_get(port, "/configz")?;
+    let (code, configz) = https_get_as(port, "/configz", Some(env.admin_token()))?;
     assert_eq!(code, 200);
     let configz: serde_json::Value = serde_json::from_str(&configz)?;
     let rs = &configz["kubecontrollermanager.config.k8s.io"]["ReplicaSetController"]["ConcurrentRSSyncs"];

@@ -18,7 +18,7 @@ use crate::{
     election,
     manager::{self, ControllerSetup, Stopped},
     options::Loaded,
-    serve::{self, ServingOptions, ServingState},
+    serve::{self, ServingOptions},
 };
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -86,17 +86,20 @@ pub async fn run(loaded: Loaded) -> u8 {
 
     if config.process.secure_port != 0 {
         let options = ServingOptions {
-            bind_address: config.process.bind_address.to_string(),
+            bind_address: config.process.bind_address,
             port: config.process.secure_port,
             cert_file: config.process.tls_cert_file.clone(),
             key_file: config.process.tls_private_key_file.clone(),
+            serving: config.process.serving.clone(),
         };
-        let configz = serde_json::to_string(&config.configz()).unwrap_or_else(|_| "{}".into());
-        let state = ServingState {
-            checks: checks.clone(),
-            configz: Arc::new(configz),
+        // /configz shows where the port really is (issue 19 item 8), not upstream's fixed
+        // 0.0.0.0:0.
+        let configz = |bound: std::net::SocketAddr| {
+            let mut shown = (*config).clone();
+            shown.component.generic.serving = Some(bound);
+            serde_json::to_string(&shown.configz()).unwrap_or_else(|_| "{}".into())
         };
-        if let Err(error) = serve::start(&options, state, serving.clone()).await {
+        if let Err(error) = serve::start(&options, checks.clone(), configz, serving.clone()).await {
             tracing::error!("{error}");
             return 1;
         }

@@ -1,40 +1,63 @@
-//! The HTTPS serving port: `/healthz`, `/livez`, `/readyz`, `/metrics` and `/configz`.
+//! The HTTPS serving port: `/healthz`, `/livez`, `/readyz`, `/metrics` and `/configz`, behind
+//! upstream's delegated authentication and authorization.
 //!
 //! Upstream starts this server before leader election so standbys answer probes and expose
-//! metrics too; so do we. Without `--tls-cert-file`/`--tls-private-key-file` a self-signed pair
-//! for `localhost`/`127.0.0.1` is made at start, as upstream's `MaybeDefaultWithSelfSignedCerts`.
-//! There is no delegated authentication yet, which is why the default bind address is 127.0.0.1.
+//! metrics too; so do we. The handler chain is upstream's (`controller-manager/app/serve.go
+//! BuildHandlerChain`): authenticate ([`authn`]: front-proxy headers, client certificate,
+//! bearer token via TokenReview, else anonymous), authorize ([`authz`]: `system:masters`, the
+//! always-allow paths, else a SubjectAccessReview), then route. Every request is a
+//! non-resource request: path = URL path, verb = lowercased method.
+//!
+//! [`tls`] serves the certificate (files reloaded on change, `--cert-dir`, or self-signed),
+//! [`trust`] and [`lookup`] hold the client and front-proxy CAs, [`listener`] keeps connection
+//! floods from starving the process.
 
-use std::{convert::Infallible, net::SocketAddr, path::PathBuf, sync::Arc};
+pub mod authn;
+pub mod authz;
+pub mod delegated;
+pub mod listener;
+pub mod lookup;
+mod metrics;
+mod retry;
+pub mod status;
+pub mod tls;
+pub mod tokenreview;
+pub mod trust;
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    sync::Arc,
+};
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
-    server::conn::auto,
-};
+use hyper::body::Incoming;
 use kcm_shared::health::HealthChecks;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+
+use crate::options::serving::ServingConfig;
+use authn::{Authenticator, Outcome};
+use authz::{AlwaysAllowPaths, Authorizer, Verdict};
+use listener::{Handler, Limits, Peer};
+use trust::{HeaderNames, Source, Trust};
 
 /// Where and how to serve.
 #[derive(Clone, Debug)]
 pub struct ServingOptions {
-    pub bind_address: String,
+    pub bind_address: IpAddr,
     pub port: u16,
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
+    pub serving: ServingConfig,
 }
 
 /// What the handlers read.
 #[derive(Clone)]
 pub struct ServingState {
     pub checks: HealthChecks,
-    /// The `/configz` body, rendered once at start.
+    /// The `/configz` body, rendered once the port is bound.
     pub configz: Arc<String>,
 }
 
@@ -49,99 +72,208 @@ pub enum ServeError {
     Cert { path: String, message: String },
     #[error("--tls-private-key-file {path}: {message}")]
     Key { path: String, message: String },
+    #[error("--cert-dir: cannot write {path}: {message}")]
+    CertDir { path: String, message: String },
     #[error("--tls-cert-file and --tls-private-key-file must be given together")]
     HalfPair,
     #[error("making a self-signed serving certificate: {0}")]
     SelfSigned(String),
     #[error("TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
+    #[error("{0}")]
+    Delegation(String),
 }
 
-/// Binds the port and serves until `cancel`; returns the bound address (useful with port 0).
+/// Sets up authentication, authorization and TLS, binds the port and serves until `cancel`.
+/// `configz` renders the `/configz` body from the bound address, which is returned.
 pub async fn start(
     options: &ServingOptions,
-    state: ServingState,
+    checks: HealthChecks,
+    configz: impl FnOnce(SocketAddr) -> String,
     cancel: CancellationToken,
 ) -> Result<SocketAddr, ServeError> {
-    let acceptor = TlsAcceptor::from(Arc::new(tls_config(options)?));
-    let addr = format_addr(&options.bind_address, options.port);
-    let listener = TcpListener::bind(&addr)
+    let authn_options = &options.serving.authentication;
+    let authz_options = &options.serving.authorization;
+    let authn_client = delegated::client(
+        "--authentication-kubeconfig",
+        authn_options.kubeconfig.as_deref(),
+    )
+    .await
+    .map_err(ServeError::Delegation)?;
+    let authz_client = delegated::client(
+        "--authorization-kubeconfig",
+        authz_options.kubeconfig.as_deref(),
+    )
+    .await
+    .map_err(ServeError::Delegation)?;
+
+    // DelegatingAuthenticationOptions.ApplyTo: a flag wins; else the ConfigMap when lookup is
+    // allowed and there is a client.
+    let lookup = !authn_options.skip_lookup && authn_client.is_some();
+    let source = |file: &Option<PathBuf>| match file {
+        Some(path) => Source::File(path.clone()),
+        None if lookup => Source::ConfigMap,
+        None => Source::None,
+    };
+    let header_flags = &authn_options.request_header;
+    let trust = Arc::new(Trust::new(
+        source(&authn_options.client_ca_file),
+        source(&header_flags.client_ca_file),
+    ));
+    if authn_client.is_none() && !authn_options.skip_lookup {
+        tracing::warn!(
+            "No authentication-kubeconfig provided in order to lookup client-ca-file in configmap/{} in {}, so client certificate authentication won't work.",
+            lookup::NAME,
+            lookup::NAMESPACE
+        );
+    }
+    let names = HeaderNames {
+        allowed_names: header_flags.allowed_names.clone(),
+        username_headers: header_flags.username_headers.clone(),
+        uid_headers: header_flags.uid_headers.clone(),
+        group_headers: header_flags.group_headers.clone(),
+        extra_headers_prefix: header_flags.extra_headers_prefix.clone(),
+    };
+    trust::load_files(&trust, &names, cancel.clone()).map_err(ServeError::Delegation)?;
+    if let (true, Some(client)) = (
+        trust.client_ca_source == Source::ConfigMap
+            || trust.request_header_source == Source::ConfigMap,
+        &authn_client,
+    ) {
+        lookup::start(
+            client.clone(),
+            trust.clone(),
+            authn_options.tolerate_lookup_failure,
+            cancel.clone(),
+        )
         .await
-        .map_err(|source| ServeError::Bind {
-            addr: addr.clone(),
+        .map_err(ServeError::Delegation)?;
+    }
+    let tokens = match authn_client {
+        Some(client) => Some(
+            tokenreview::TokenReviewer::new(client, authn_options.token_cache_ttl)
+                .map_err(ServeError::Delegation)?,
+        ),
+        None => None,
+    };
+    if authz_client.is_none() {
+        tracing::warn!(
+            "No authorization-kubeconfig provided, so SubjectAccessReview of authorization tokens won't work."
+        );
+    }
+    let authorizer = Authorizer {
+        groups: authz_options.always_allow_groups.clone(),
+        paths: AlwaysAllowPaths::new(&authz_options.always_allow_paths),
+        webhook: authz_client.map(|client| {
+            authz::SubjectAccessReviewer::new(
+                client,
+                authz_options.allowed_ttl,
+                authz_options.denied_ttl,
+            )
+        }),
+    };
+
+    let tls_options = tls::TlsOptions {
+        cert_file: options.cert_file.clone(),
+        key_file: options.key_file.clone(),
+        cert_dir: options.serving.cert_dir.clone(),
+        min_version: options.serving.tls_min_version,
+        cipher_suites: options.serving.tls_cipher_suites.clone(),
+        http2: !options.serving.disable_http2,
+        bind_ip: Some(options.bind_address),
+    };
+    let serving_tls = tls::ServingTls::new(&tls_options, trust.clone())?;
+    serving_tls.spawn_reloader(cancel.clone());
+
+    let addr = SocketAddr::new(options.bind_address, options.port);
+    let listener = listener::bind(addr, options.serving.permit_port_sharing).map_err(|source| {
+        ServeError::Bind {
+            addr: addr.to_string(),
             source,
-        })?;
-    let local = listener
-        .local_addr()
-        .map_err(|source| ServeError::Bind { addr, source })?;
-    tracing::info!(address = %local, "serving securely");
-    tokio::spawn(accept_loop(listener, acceptor, state, cancel));
+        }
+    })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?;
+    let state = ServingState {
+        checks,
+        configz: Arc::new(configz(local)),
+    };
+    let chain = Arc::new(Chain {
+        state,
+        authenticator: Authenticator { trust, tokens },
+        authorizer,
+    });
+    let limits = Limits::for_this_process(options.serving.http2_max_streams);
+    tracing::info!(address = %local, max_connections = limits.max_connections, "serving securely");
+    tokio::spawn(listener::serve(
+        listener,
+        serving_tls,
+        chain,
+        limits,
+        cancel,
+    ));
     Ok(local)
 }
 
-fn format_addr(bind: &str, port: u16) -> String {
-    if bind.contains(':') && !bind.starts_with('[') {
-        format!("[{bind}]:{port}")
-    } else {
-        format!("{bind}:{port}")
-    }
+/// Authentication → authorization → routes, as upstream's handler chain.
+struct Chain {
+    state: ServingState,
+    authenticator: Authenticator,
+    authorizer: Authorizer,
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    state: ServingState,
-    cancel: CancellationToken,
-) {
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => return,
-            a = listener.accept() => a,
-        };
-        let (stream, peer) = match accepted {
-            Ok(a) => a,
-            Err(error) => {
-                tracing::debug!(%error, "accept failed");
-                continue;
+impl Handler for Chain {
+    async fn handle(&self, request: Request<Incoming>, peer: Peer) -> Response<Full<Bytes>> {
+        let (mut parts, _body) = request.into_parts();
+        let mut response = match self
+            .authenticator
+            .authenticate(&peer.certificates, &mut parts.headers)
+            .await
+        {
+            Outcome::Unauthorized(errors) => {
+                // Upstream logs every failed authentication at error level.
+                tracing::error!(
+                    client = %peer.address,
+                    path = parts.uri.path(),
+                    reasons = errors.join("; "),
+                    "Unable to authenticate the request"
+                );
+                status::unauthorized()
             }
-        };
-        let acceptor = acceptor.clone();
-        let state = state.clone();
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            let tls = match acceptor.accept(stream).await {
-                Ok(tls) => tls,
-                Err(error) => {
-                    tracing::debug!(%error, %peer, "TLS handshake failed");
-                    return;
-                }
-            };
-            let service = service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, &req)) }
-            });
-            let conn = auto::Builder::new(TokioExecutor::new());
-            let serving = conn.serve_connection(TokioIo::new(tls), service);
-            tokio::select! {
-                _ = cancel.cancelled() => {}
-                result = serving => {
-                    if let Err(error) = result {
-                        tracing::debug!(%error, %peer, "connection ended with an error");
+            Outcome::User(user) => {
+                let verb = parts.method.as_str().to_ascii_lowercase();
+                let path = parts.uri.path().to_owned();
+                match self.authorizer.authorize(&user, &verb, &path).await {
+                    Verdict::Allow => route(&self.state, &Request::from_parts(parts, ())),
+                    Verdict::Forbid(reason) => {
+                        tracing::debug!(user = user.name, verb, path, reason, "forbidden");
+                        status::forbidden(&user.name, &verb, &path, &reason)
+                    }
+                    Verdict::Error(error) => {
+                        let uri = parts
+                            .uri
+                            .path_and_query()
+                            .map(|p| p.as_str())
+                            .unwrap_or("/");
+                        tracing::error!(user = user.name, verb, path, error, "authorization error");
+                        status::internal_error(uri, &error)
                     }
                 }
             }
-        });
+        };
+        // WithCacheControl.
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-cache, private"),
+        );
+        response
     }
 }
 
 /// Routes one request. Kept synchronous: every handler only reads in-memory state.
 pub fn route<B>(state: &ServingState, req: &Request<B>) -> Response<Full<Bytes>> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method not allowed\n".into(),
-        );
-    }
     let query = req.uri().query().unwrap_or("");
     let verbose = query
         .split('&')
@@ -205,58 +337,6 @@ fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
         .header("X-Content-Type-Options", "nosniff")
         .body(Full::new(Bytes::from(body)))
         .unwrap_or_default()
-}
-
-fn tls_config(options: &ServingOptions) -> Result<rustls::ServerConfig, ServeError> {
-    let (certs, key) = match (&options.cert_file, &options.key_file) {
-        (Some(cert), Some(key)) => (read_certs(cert)?, read_key(key)?),
-        (None, None) => self_signed()?,
-        _ => return Err(ServeError::HalfPair),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
-}
-
-fn read_certs(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, ServeError> {
-    let err = |message: String| ServeError::Cert {
-        path: path.display().to_string(),
-        message,
-    };
-    let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    let certs = rustls_pemfile::certs(&mut pem.as_slice())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| err(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(err("no PEM certificate found".into()));
-    }
-    Ok(certs)
-}
-
-fn read_key(path: &PathBuf) -> Result<PrivateKeyDer<'static>, ServeError> {
-    let err = |message: String| ServeError::Key {
-        path: path.display().to_string(),
-        message,
-    };
-    let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    rustls_pemfile::private_key(&mut pem.as_slice())
-        .map_err(|e| err(e.to_string()))?
-        .ok_or_else(|| err("no PEM private key found".into()))
-}
-
-/// A fresh self-signed pair for localhost, as upstream makes when no files are given.
-fn self_signed() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), ServeError> {
-    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-    let pair = rcgen::generate_simple_self_signed(names)
-        .map_err(|e| ServeError::SelfSigned(e.to_string()))?;
-    let cert = pair.cert.der().clone();
-    let key = PrivateKeyDer::try_from(pair.signing_key.serialize_der())
-        .map_err(|e| ServeError::SelfSigned(e.to_string()))?;
-    Ok((vec![cert], key))
 }
 
 #[cfg(test)]

@@ -83,29 +83,33 @@ impl Side {
         self.port = free_port()?;
         let threshold = format!("--terminated-pod-gc-threshold={threshold}");
         let port = format!("--secure-port={}", self.port);
+        // Delegated authentication and authorization through the admin identity, so the
+        // admin token may read /metrics (both managers).
+        let admin = self.env.kubeconfig(Identity::Admin);
+        let authn = format!("--authentication-kubeconfig={}", admin.display());
+        let authz = format!("--authorization-kubeconfig={}", admin.display());
         self.running = Some(match self.manager {
             Manager::KcmRs => Running::Ours(
                 KcmRs::start_synced(
                     self.env,
-                    &[&format!("--controllers={CONTROLLER}"), &threshold, &port],
+                    &[
+                        &format!("--controllers={CONTROLLER}"),
+                        &threshold,
+                        &port,
+                        &authn,
+                        &authz,
+                    ],
                 )
                 .await?,
             ),
-            Manager::Upstream => {
-                // Delegated authentication and authorization through the admin identity, so
-                // the admin token may read /metrics.
-                let admin = self.env.kubeconfig(Identity::Admin);
-                let authn = format!("--authentication-kubeconfig={}", admin.display());
-                let authz = format!("--authorization-kubeconfig={}", admin.display());
-                Running::Upstream(
-                    UpstreamKcm::start_with_args(
-                        self.env,
-                        &[CONTROLLER],
-                        &[&threshold, &port, &authn, &authz],
-                    )
-                    .await?,
+            Manager::Upstream => Running::Upstream(
+                UpstreamKcm::start_with_args(
+                    self.env,
+                    &[CONTROLLER],
+                    &[&threshold, &port, &authn, &authz],
                 )
-            }
+                .await?,
+            ),
         });
         Ok(())
     }

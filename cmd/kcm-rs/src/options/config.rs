@@ -80,6 +80,9 @@ pub struct GenericConfig {
     /// `--controllers` with aliases replaced by canonical names (a leading `-` kept), as
     /// upstream's `ApplyTo` stores it.
     pub controllers: Vec<String>,
+    /// The serving port's bound address once it is listening; `/configz` prints it as
+    /// `Address`/`Port` (0.0.0.0 and 0 before, or with `--secure-port=0`).
+    pub serving: Option<std::net::SocketAddr>,
 }
 
 /// The parts of `ClientConnectionConfiguration` kcm-rs lets you set.
@@ -171,6 +174,8 @@ pub struct ProcessConfig {
     /// Both or neither (validated); neither means a self-signed in-memory certificate.
     pub tls_cert_file: Option<PathBuf>,
     pub tls_private_key_file: Option<PathBuf>,
+    /// The rest of the serving port's settings: TLS, delegated authentication and authorization.
+    pub serving: super::serving::ServingConfig,
     /// klog-style verbosity from `-v`.
     pub verbosity: u32,
     pub logging_format: LoggingFormat,
@@ -207,6 +212,7 @@ impl Default for KcmConfig {
                         .iter()
                         .map(|s| s.to_string())
                         .collect(),
+                    serving: None,
                 },
                 kube_cloud_shared: KubeCloudSharedConfig {
                     use_service_account_credentials: false,
@@ -240,6 +246,7 @@ impl Default for KcmConfig {
                 secure_port: defaults::SECURE_PORT,
                 tls_cert_file: None,
                 tls_private_key_file: None,
+                serving: Default::default(),
                 verbosity: 0,
                 logging_format: LoggingFormat::Text,
                 controller_shutdown_timeout: defaults::CONTROLLER_SHUTDOWN_TIMEOUT,
@@ -279,10 +286,14 @@ impl Serialize for GenericConfig {
 
         let mut generic =
             serializer.serialize_struct("GenericControllerManagerConfiguration", 10)?;
-        // The legacy insecure port and its address; upstream always prints 0 and 0.0.0.0 here,
-        // whatever --bind-address says.
-        generic.serialize_field("Port", &0)?;
-        generic.serialize_field("Address", "0.0.0.0")?;
+        // Upstream always prints 0 and 0.0.0.0 here (the fields of the removed insecure port);
+        // kcm-rs prints the address and port it serves on (issue 19 item 8; README Differences).
+        let port = self.serving.map_or(0, |a| a.port());
+        let address = self
+            .serving
+            .map_or_else(|| "0.0.0.0".to_owned(), |a| a.ip().to_string());
+        generic.serialize_field("Port", &port)?;
+        generic.serialize_field("Address", &address)?;
         generic.serialize_field("MinResyncPeriod", &GoDurationField(self.min_resync_period))?;
         generic.serialize_field("ClientConnection", &self.client_connection)?;
         generic.serialize_field(

@@ -8,7 +8,6 @@
 //! sees it.
 
 use std::ffi::OsString;
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Parser, ValueEnum};
@@ -49,9 +48,8 @@ pub mod defaults {
     pub const POD_GC_QUARANTINE: Duration = Duration::from_secs(40);
     pub const CONCURRENT_NAMESPACE_SYNCS: i32 = 10;
 
-    /// Not upstream's 0.0.0.0: kcm-rs has no delegated authentication yet, so it serves only
-    /// on loopback unless told otherwise (kubeadm passes 127.0.0.1 anyway).
-    pub const BIND_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// Upstream's 0.0.0.0: the port is guarded by delegated authentication and authorization.
+    pub const BIND_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     pub const SECURE_PORT: u16 = 10257;
 }
 
@@ -65,7 +63,6 @@ pub enum LoggingFormat {
 
 const GENERIC: &str = "Generic flags";
 const LEADER_ELECTION: &str = "Leader election flags";
-const SERVING: &str = "Secure serving flags";
 const CONTROLLERS: &str = "Controller flags";
 const LOGS: &str = "Logs flags";
 const MISC: &str = "Misc flags";
@@ -182,23 +179,8 @@ pub struct Flags {
           num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = LEADER_ELECTION)]
     pub leader_elect_per_controller: bool,
 
-    /// The IP address to listen on for HTTPS. kcm-rs defaults to 127.0.0.1 (upstream: 0.0.0.0)
-    /// because it does not yet delegate authentication.
-    #[arg(long, value_name = "IP", allow_hyphen_values = true, default_value_t = defaults::BIND_ADDRESS, help_heading = SERVING)]
-    pub bind_address: IpAddr,
-
-    /// The port on which to serve HTTPS with authentication and authorization. 0 disables HTTPS.
-    #[arg(long, value_name = "PORT", allow_hyphen_values = true, value_parser = parse_port, default_value_t = defaults::SECURE_PORT, help_heading = SERVING)]
-    pub secure_port: u16,
-
-    /// File containing the default x509 certificate for HTTPS (CA cert, if any, concatenated after
-    /// the server cert). Without it a self-signed certificate is generated.
-    #[arg(long, value_name = "FILE", allow_hyphen_values = true, help_heading = SERVING)]
-    pub tls_cert_file: Option<PathBuf>,
-
-    /// File containing the default x509 private key matching --tls-cert-file.
-    #[arg(long, value_name = "FILE", allow_hyphen_values = true, help_heading = SERVING)]
-    pub tls_private_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub serving: super::serving::ServingFlags,
 
     /// The number of concurrent Deployment syncs. More is more responsive, at more CPU and network load.
     #[arg(long, value_name = "N", value_parser = parse_i32, default_value_t = defaults::CONCURRENT_DEPLOYMENT_SYNCS, allow_hyphen_values = true, help_heading = CONTROLLERS)]
@@ -336,13 +318,6 @@ pub(super) fn parse_f32(value: &str) -> Result<f32, String> {
         ));
     }
     Ok(parsed)
-}
-
-/// A TCP port; 0 turns the listener off.
-fn parse_port(value: &str) -> Result<u16, String> {
-    value.trim().parse().map_err(|_| {
-        format!("{value:?} is not a port number from 0 to 65535 (0 turns HTTPS serving off)")
-    })
 }
 
 /// klog's `-v` (a `Level`, an int32), from 0 up.

@@ -114,6 +114,7 @@ pub fn merge(
                 controller_entries(&flags.controllers),
                 g.controllers.clone(),
             ),
+            serving: None,
         },
         kube_cloud_shared: KubeCloudSharedConfig {
             use_service_account_credentials: p.pick(
@@ -180,10 +181,12 @@ pub fn merge(
         config_file: flags.config.clone(),
         kubeconfig: non_empty(&flags.kubeconfig).map(PathBuf::from),
         master: non_empty(&flags.master).map(str::to_owned),
-        bind_address: flags.bind_address,
-        secure_port: flags.secure_port,
-        tls_cert_file: flags.tls_cert_file.clone(),
-        tls_private_key_file: flags.tls_private_key_file.clone(),
+        bind_address: flags.serving.bind_address,
+        secure_port: flags.serving.secure_port,
+        tls_cert_file: flags.serving.tls_cert_file.clone(),
+        tls_private_key_file: flags.serving.tls_private_key_file.clone(),
+        // Checked and filled in by `load` (serving::resolve), as the feature gates are.
+        serving: Default::default(),
         verbosity: flags.v,
         logging_format: flags.logging_format,
         controller_shutdown_timeout: p.pick(

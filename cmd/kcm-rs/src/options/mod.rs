@@ -18,6 +18,7 @@ pub mod feature_gates;
 pub mod flags;
 mod merge;
 pub mod ranges;
+pub mod serving;
 pub mod setting;
 pub mod unimplemented;
 pub mod validate;
@@ -166,6 +167,10 @@ where
                 None
             }
         };
+    match serving::resolve(&flags.serving) {
+        Ok(serving) => config.process.serving = serving,
+        Err(errors) => problems.extend(errors),
+    }
     problems.extend(validate::validate(&config, &origins));
     let enabled = resolution.as_ref().map(|r| &r.enabled[..]);
     let findings = ranges::check(&config, &origins, enabled);

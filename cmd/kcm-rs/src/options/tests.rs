@@ -646,11 +646,15 @@ fn service_account_credentials_come_from_the_flag_or_the_file() {
 
 #[test]
 fn kubeadms_flags_for_controllers_kcm_rs_does_not_run_are_accepted_with_one_warning() {
-    // kubeadm's command line (process.md §7.1) without its serving authn/authz flags.
+    // kubeadm's full command line (process.md §7.1).
     let loaded = ok(&[
         "--bind-address=127.0.0.1",
         "--leader-elect=true",
         "--kubeconfig=/etc/kubernetes/controller-manager.conf",
+        "--authentication-kubeconfig=/etc/kubernetes/controller-manager.conf",
+        "--authorization-kubeconfig=/etc/kubernetes/controller-manager.conf",
+        "--client-ca-file=/etc/kubernetes/pki/ca.crt",
+        "--requestheader-client-ca-file=/etc/kubernetes/pki/front-proxy-ca.crt",
         "--root-ca-file=/etc/kubernetes/pki/ca.crt",
         "--service-account-private-key-file=/etc/kubernetes/pki/sa.key",
         "--cluster-signing-cert-file=/etc/kubernetes/pki/ca.crt",
@@ -685,9 +689,27 @@ fn kubeadms_flags_for_controllers_kcm_rs_does_not_run_are_accepted_with_one_warn
         "{}",
         err.message()
     );
-    // kubeadm's serving flags are not accepted yet (no delegated authentication).
-    let err = failure(&["--authentication-kubeconfig=/etc/kubernetes/controller-manager.conf"]);
+    let serving = &loaded.config.process.serving;
+    assert_eq!(
+        serving.authentication.kubeconfig.as_deref(),
+        Some(Path::new("/etc/kubernetes/controller-manager.conf"))
+    );
+    assert_eq!(
+        serving
+            .authentication
+            .request_header
+            .client_ca_file
+            .as_deref(),
+        Some(Path::new("/etc/kubernetes/pki/front-proxy-ca.crt"))
+    );
+    // A bad serving value exits 2 naming the flag.
+    let err = failure(&["--tls-min-version=VersionTLS9"]);
     assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.message().contains("--tls-min-version"),
+        "{}",
+        err.message()
+    );
 }
 
 /// `--help` names exactly the controllers this build runs (the registry), not every name of

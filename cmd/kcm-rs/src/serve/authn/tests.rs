@@ -1,0 +1,71 @@
+use super::*;
+use http::HeaderValue;
+
+#[test]
+fn bearer_tokens_follow_upstream_parsing() {
+    let mut h = HeaderMap::new();
+    assert_eq!(bearer_token(&h), None);
+    h.insert(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_static("bEaReR abc"),
+    );
+    assert_eq!(bearer_token(&h).as_deref(), Some("abc"));
+    h.insert(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_static("Basic abc"),
+    );
+    assert_eq!(bearer_token(&h), None);
+    h.insert(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_static("Bearer"),
+    );
+    assert_eq!(bearer_token(&h), None);
+    h.insert(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_static("Bearer  x"),
+    );
+    assert_eq!(
+        bearer_token(&h),
+        None,
+        "an empty token after a double space"
+    );
+}
+
+#[test]
+fn extra_keys_are_unescaped() {
+    assert_eq!(unescape_extra_key("scopes"), "scopes");
+    assert_eq!(unescape_extra_key("example.com%2fkey"), "example.com/key");
+    assert_eq!(unescape_extra_key("bad%zz"), "bad%zz");
+}
+
+#[test]
+fn authenticated_is_added_once() {
+    let u = with_authenticated(User {
+        name: "x".into(),
+        groups: vec!["a".into()],
+        ..Default::default()
+    });
+    assert_eq!(u.groups, vec!["a".to_string(), AUTHENTICATED.to_string()]);
+    let again = with_authenticated(u.clone());
+    assert_eq!(again.groups, u.groups);
+}
+
+#[tokio::test]
+async fn nothing_configured_is_anonymous() {
+    let authn = Authenticator {
+        trust: Arc::new(Trust::new(
+            super::super::trust::Source::None,
+            super::super::trust::Source::None,
+        )),
+        tokens: None,
+    };
+    let mut h = HeaderMap::new();
+    h.insert(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_static("Bearer abc"),
+    );
+    assert_eq!(
+        authn.authenticate(&[], &mut h).await,
+        Outcome::User(User::anonymous())
+    );
+}
