@@ -19,10 +19,14 @@ IMAGE_SOURCE ?= $(shell git remote get-url origin 2>/dev/null)
 RELEASE_DIR ?= target/release-image
 # Where `make up` runs its cluster (see tests/env/cluster.sh).
 CLUSTER_DIR ?= target/cluster
+# `make bench`: which workloads (comma-separated; empty: the default set) and the run's
+# parameters, e.g. BENCH=deployments BENCH_ARGS='--quick' or BENCH_ARGS='--sizes=5000 --qps=50 upstream release'.
+BENCH ?=
+BENCH_ARGS ?=
 # Extra arguments for the test binaries, e.g. CARGO_TEST_ARGS='--test-threads=1 --nocapture'.
 CARGO_TEST_ARGS ?=
 
-.PHONY: test preflight release k8s-bin build testenv-up testenv-down testenv-status lint fmt demo bench-replicasets bench-scale up down
+.PHONY: test preflight release k8s-bin build testenv-up testenv-down testenv-status lint fmt demo bench up down
 
 ## test: build everything that is missing, then run all unit and integration tests
 # (--no-fail-fast: every test binary runs and reports, even after a failure).
@@ -102,20 +106,6 @@ demo:
 	fi; \
 	exit $$rc
 
-## bench-scale: time to synced caches, CPU and RSS with 20 000 and 40 000 pods cached,
-## upstream kube-controller-manager vs kcm-rs (release); BENCH_ARGS='--sizes=5000 upstream-protobuf release'.
-bench-scale:
-	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
-	$(CARGO) build --release -p kcm-rs; \
-	$(CARGO) run --release -q -p kcm-tests --example bench_scale -- $(BENCH_ARGS)
-
-## bench-replicasets: 200 ReplicaSets x 5 replicas to ready, upstream kube-controller-manager vs kcm-rs
-## (debug and release), each on a fresh control plane with the same QPS limits.
-bench-replicasets:
-	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
-	$(CARGO) build -p kcm-rs && $(CARGO) build --release -p kcm-rs; \
-	$(CARGO) run -q -p kcm-tests --example bench_replicasets -- upstream debug release
-
 ## up: a long-lived local cluster in $(CLUSTER_DIR): etcd, kube-apiserver, kube-scheduler,
 ## kcm-rs (release), the upstream kube-controller-manager for the controllers kcm-rs lacks
 ## (UPSTREAM_REST=0: none) and kcm-virtual-node with 3 nodes. Prints how to use it.
@@ -128,28 +118,18 @@ up:
 down:
 	tests/env/cluster.sh down $(CLUSTER_DIR)
 
-## bench-namespace: one namespace holding 5000 objects of 10 kinds (one a CRD) deleted, upstream
-## kube-controller-manager vs kcm-rs (debug and release), each on a fresh control plane.
-.PHONY: bench-namespace
-bench-namespace:
+## bench: every workload (deployments, endpoints, namespace, podgc, scale, floor) once per
+## contender, upstream kube-controller-manager and kcm-rs (release), each on a fresh etcd +
+## kube-apiserver with the same controllers, limits and workers; markdown on stdout, JSON and
+## SVG charts in target/bench/. BENCH=deployments for one workload (also replicasets,
+## virtual-node); BENCH_ARGS for sizes, limits and contenders (--quick: small sizes); flags are
+## listed at the top of tests/examples/bench.rs.
+bench:
 	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
-	$(CARGO) build -p kcm-rs && $(CARGO) build --release -p kcm-rs; \
-	$(CARGO) run -q -p kcm-tests --example bench_namespace -- upstream debug release
+	$(CARGO) build --release -p kcm-rs -p kcm-virtual-node; \
+	$(CARGO) run --release -q -p kcm-tests --example bench -- $(if $(BENCH),--bench=$(BENCH)) $(BENCH_ARGS)
 
-## bench-endpoints: 500 Services x 20 ready pods created, then every pod flipped not ready and back,
-## upstream kube-controller-manager vs kcm-rs (debug, and release when built), same QPS limits;
-## BENCH_ARGS='--services=100 --pods=10 --qps=50 upstream release'.
-.PHONY: bench-endpoints
-bench-endpoints:
-	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
-	$(CARGO) build -p kcm-rs; \
-	$(CARGO) run -q -p kcm-tests --example bench_endpoints -- $(if $(BENCH_ARGS),$(BENCH_ARGS),upstream debug)
-
-## bench-podgc: 20 000 Succeeded pods brought down to --terminated-pod-gc-threshold=1000, upstream
-## kube-controller-manager vs kcm-rs (debug and release), each on a fresh control plane with the
-## same QPS limits; BENCH_ARGS='--pods=5000 --qps=20 upstream release'.
-.PHONY: bench-podgc
-bench-podgc:
-	K8S_BIN_DIR=$$(tests/env/build.sh | tail -n 1); export K8S_BIN_DIR; \
-	$(CARGO) build -p kcm-rs && $(CARGO) build --release -p kcm-rs; \
-	$(CARGO) run -q -p kcm-tests --example bench_podgc -- $(if $(BENCH_ARGS),$(BENCH_ARGS),upstream debug release)
+## bench-WORKLOAD: the old per-workload targets, now `make bench BENCH=WORKLOAD`.
+.PHONY: bench-replicasets bench-endpoints bench-namespace bench-podgc bench-scale bench-deployments bench-floor bench-virtual-node
+bench-replicasets bench-endpoints bench-namespace bench-podgc bench-scale bench-deployments bench-floor bench-virtual-node:
+	$(MAKE) bench BENCH=$(patsubst bench-%,%,$@)

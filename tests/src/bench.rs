@@ -1,52 +1,51 @@
-//! What the benchmarks in `tests/examples` share: command-line flags, the contenders (upstream
-//! kube-controller-manager or a kcm-rs binary), a fresh control plane per contender, a
-//! harness client outside APF's exempt level, and the figures read from `/proc` and the
-//! apiserver's `/metrics`.
+//! `make bench`: every controller of kcm-rs against the upstream kube-controller-manager,
+//! side by side, each contender on a fresh etcd + kube-apiserver (tests/examples/bench.rs is
+//! the entry point).
+//!
+//! - [`flags`]: the command line (`--key=value`, contender names).
+//! - [`contender`]: upstream and kcm-rs builds, the flags both get ([`contender::Limits`]).
+//! - [`plane`]: a fresh control plane per run, with an audit log of the contender's requests.
+//! - [`pods`]: the virtual node and a binder, so pods created by a controller run.
+//! - [`measure`]: CPU and memory from `/proc`, requests from the audit log, progress samples.
+//! - [`report`] and [`chart`]: markdown tables, JSON, SVG charts.
+//! - One module per workload: [`deployments`], [`endpoints`], [`namespace`], [`podgc`],
+//!   [`scale`], [`floor`] (the apiserver's own limit for deployments and namespace), and
+//!   [`replicasets`] and [`virtual_node`] (not part of the default set).
 //!
 //! Fairness (test-environment.md §3.3): contenders run one after the other, each against its
-//! own fresh etcd + kube-apiserver, with the same admin identity (APF's exempt level for
-//! both) and, for `upstream`, JSON instead of protobuf unless `upstream-protobuf` is asked for.
+//! own fresh etcd + kube-apiserver (`tests/env/testenv.sh up`, etcd with `--unsafe-no-fsync`:
+//! fair between contenders, faster than a real cluster), with the same identity, controllers,
+//! `--kube-api-qps`/`--kube-api-burst` and workers, and for upstream JSON instead of protobuf.
+
+pub mod chart;
+pub mod contender;
+pub mod deployments;
+pub mod endpoints;
+pub mod flags;
+pub mod floor;
+pub mod measure;
+pub mod namespace;
+pub mod plane;
+pub mod podgc;
+pub mod pods;
+pub mod replicasets;
+pub mod report;
+pub mod scale;
+pub mod virtual_node;
 
 use std::{
+    future::Future,
     path::{Path, PathBuf},
     process::Command,
-    time::Duration,
 };
 
-use anyhow::{Context, bail};
-use k8s_openapi::api::{core::v1::Namespace, rbac::v1::ClusterRoleBinding};
-use kube::{
-    Api, Client,
-    api::{ListParams, PostParams},
-};
-use serde_json::json;
+pub use contender::{Contender, Limits};
+pub use measure::metric_sum;
+pub use plane::ControlPlane;
 
-use crate::{Check, env::config_from_kubeconfig, wait_until};
+use report::{Column, Measurement, Skipped};
 
 const TARGET_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target");
-
-/// The value of `--key=value` among `args`, or `default`.
-pub fn flag<T: std::str::FromStr>(args: &[String], key: &str, default: T) -> anyhow::Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    let prefix = format!("--{key}=");
-    match args.iter().rev().find_map(|a| a.strip_prefix(&prefix)) {
-        Some(v) => v.parse().map_err(|e| anyhow::anyhow!("--{key}={v}: {e}")),
-        None => Ok(default),
-    }
-}
-
-/// Refuses any `--flag` whose key is not among the space-separated `known`.
-pub fn check_flags(args: &[String], known: &str) -> anyhow::Result<()> {
-    for arg in args.iter().filter_map(|a| a.strip_prefix("--")) {
-        let key = arg.split_once('=').map(|(k, _)| k);
-        if !key.is_some_and(|k| known.split(' ').any(|f| f == k)) {
-            bail!("--{arg}: expected --KEY=VALUE with KEY one of: {known}");
-        }
-    }
-    Ok(())
-}
 
 /// `$CARGO_TARGET_DIR`, else the workspace's `target/`.
 pub fn target_dir() -> PathBuf {
@@ -69,302 +68,210 @@ pub fn k8s_bin_dir() -> anyhow::Result<PathBuf> {
     Ok(stdout.lines().last().unwrap_or_default().trim().into())
 }
 
-/// One controller manager to measure.
-#[derive(Debug)]
-pub struct Contender {
-    pub label: String,
-    pub binary: PathBuf,
-    /// `Some(protobuf)` for the upstream kube-controller-manager.
-    pub upstream: Option<bool>,
+/// What every workload needs: the binaries, the contenders, where to write.
+pub struct Context {
+    pub bin_dir: PathBuf,
+    pub contenders: Vec<Contender>,
+    /// `target/bench`: JSON, charts, and one directory per run with its logs.
+    pub out_dir: PathBuf,
 }
 
-impl Contender {
-    /// The flags every contender gets: the admin kubeconfig of `dir`, no leader election, no
-    /// serving port; upstream also its own credentials and JSON unless protobuf was asked for.
-    pub fn command(&self, dir: &Path) -> Command {
-        let mut command = Command::new(&self.binary);
-        command.args([
-            format!("--kubeconfig={}", dir.join("admin.kubeconfig").display()),
-            "--leader-elect=false".into(),
-            "--secure-port=0".into(),
-        ]);
-        if let Some(protobuf) = self.upstream {
-            command.arg("--use-service-account-credentials=false");
-            if !protobuf {
-                command.arg("--kube-api-content-type=application/json");
+impl Context {
+    /// The directory of one run: `<out>/<workload>/<label>`.
+    pub fn run_dir(&self, workload: &str, label: &str) -> PathBuf {
+        let label: String = label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        self.out_dir.join(workload).join(label)
+    }
+}
+
+/// A workload's results: its table and its chart.
+pub struct Section {
+    pub workload: &'static str,
+    /// The table heading: sizes, limits, what is measured.
+    pub heading: String,
+    pub columns: Vec<Column>,
+    pub measurements: Vec<Measurement>,
+    pub skipped: Vec<Skipped>,
+    /// Charts to draw: file stem (`<stem>.svg`) and content.
+    pub charts: Vec<(String, ChartSpec)>,
+}
+
+/// What to draw for a section.
+pub struct ChartSpec {
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    pub series: Vec<chart::Series>,
+}
+
+impl Section {
+    pub fn new(workload: &'static str, heading: String) -> Self {
+        Self {
+            workload,
+            heading,
+            columns: report::standard_columns(),
+            measurements: Vec::new(),
+            skipped: Vec::new(),
+            charts: Vec::new(),
+        }
+    }
+
+    /// A progress-over-time chart `<stem>.svg` of the measurements of `variant` (all when
+    /// `None`).
+    pub fn progress_chart(&mut self, stem: &str, variant: Option<&str>, title: &str, y_desc: &str) {
+        let rows: Vec<&Measurement> = self
+            .measurements
+            .iter()
+            .filter(|m| variant.is_none_or(|v| m.variant == v))
+            .collect();
+        let spec = ChartSpec {
+            title: title.to_owned(),
+            x_desc: "seconds since the clock started".to_owned(),
+            y_desc: y_desc.to_owned(),
+            series: chart::progress_series(&rows),
+        };
+        self.charts.push((stem.to_owned(), spec));
+    }
+
+    /// Runs `run` for every contender of `ctx` that implements all of `controllers`, one
+    /// after the other; a failure is logged and recorded, and the next contender still runs.
+    pub async fn run_contenders<F, Fut>(
+        &mut self,
+        ctx: &Context,
+        controllers: &[&str],
+        variant: &str,
+        mut run: F,
+    ) where
+        F: FnMut(Contender, PathBuf) -> Fut,
+        Fut: Future<Output = anyhow::Result<Measurement>>,
+    {
+        for contender in &ctx.contenders {
+            if let Some(missing) = controllers.iter().find(|c| !contender.implements(c)) {
+                self.skip(&contender.label, format!("this build has no {missing}"));
+                continue;
+            }
+            let name = if variant.is_empty() {
+                contender.label.clone()
+            } else {
+                format!("{} {variant}", contender.label)
+            };
+            tracing::info!("== {}: {name}: fresh etcd + kube-apiserver", self.workload);
+            match run(contender.clone(), ctx.run_dir(self.workload, &name)).await {
+                Ok(m) => {
+                    tracing::info!("== {}: {name}: {:.1} s", self.workload, m.wall_s);
+                    self.measurements.push(m);
+                }
+                Err(e) => {
+                    tracing::info!("== {}: {name}: FAILED: {e:#}", self.workload);
+                    self.skip(&name, format!("failed: {e:#}"));
+                }
             }
         }
-        command
     }
 
-    /// The binary's file name, for process logs.
-    pub fn process_name(&self) -> &str {
-        self.binary
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("controller")
+    pub fn skip(&mut self, contender: &str, reason: String) {
+        tracing::info!("== {}: {contender}: skipped: {reason}", self.workload);
+        self.skipped.push(Skipped {
+            workload: self.workload.to_owned(),
+            contender: contender.to_owned(),
+            reason,
+        });
     }
-}
 
-/// The contenders named on the command line: `upstream`, `upstream-protobuf`, `debug`,
-/// `release` or a path to a kcm-rs binary; by default upstream, debug, and release when built.
-pub fn contenders(names: &[&str], bin_dir: &Path) -> anyhow::Result<Vec<Contender>> {
-    let target = target_dir();
-    let mut names: Vec<&str> = names.to_vec();
-    if names.is_empty() {
-        names = vec!["upstream", "debug"];
-        if target.join("release/kcm-rs").is_file() {
-            names.push("release");
+    /// The markdown: heading, table, skipped contenders.
+    pub fn markdown(&self) -> String {
+        let rows: Vec<&Measurement> = self.measurements.iter().collect();
+        let mut text = format!("### {}\n\n{}\n\n", self.workload, self.heading);
+        text.push_str(&report::markdown_table(&rows, &self.columns, true));
+        for s in &self.skipped {
+            text.push_str(&format!("\n- {}: {}", s.contender, s.reason));
         }
+        text.push('\n');
+        text
     }
-    let upstream = bin_dir.join("kube-controller-manager");
-    let version = command_output(&upstream, "--version").unwrap_or_default();
-    let version = version.split_whitespace().last().unwrap_or("?").to_owned();
-    let contenders: Vec<Contender> = names
-        .into_iter()
-        .map(|name| match name {
-            "upstream" | "upstream-protobuf" => Contender {
-                label: format!(
-                    "upstream {version}{}",
-                    if name == "upstream" {
-                        ""
-                    } else {
-                        " (protobuf)"
-                    }
-                ),
-                binary: upstream.clone(),
-                upstream: Some(name != "upstream"),
-            },
-            "debug" | "release" => Contender {
-                label: format!("kcm-rs ({name})"),
-                binary: target.join(name).join("kcm-rs"),
-                upstream: None,
-            },
-            path => Contender {
-                label: format!("kcm-rs ({path})"),
-                binary: path.into(),
-                upstream: None,
-            },
-        })
-        .collect();
-    if let Some(missing) = contenders.iter().find(|c| !c.binary.is_file()) {
-        bail!(
-            "{} is missing (cargo build -p kcm-rs?)",
-            missing.binary.display()
-        );
+
+    /// Draws the charts that have data into `<dir>/<stem>.svg`; returns their paths.
+    pub fn draw(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        let mut paths = Vec::new();
+        for (stem, spec) in &self.charts {
+            if spec.series.iter().all(|s| s.points.is_empty()) {
+                continue;
+            }
+            std::fs::create_dir_all(dir)?;
+            let path = dir.join(format!("{stem}.svg"));
+            chart::line_chart(&path, &spec.title, &spec.x_desc, &spec.y_desc, &spec.series)?;
+            paths.push(path);
+        }
+        Ok(paths)
     }
-    Ok(contenders)
 }
 
-fn testenv_sh(args: &[&str], dir: &Path, bin_dir: &Path) -> anyhow::Result<()> {
-    let out = Command::new("bash")
-        .arg(crate::env::TESTENV_SCRIPT)
-        .args(args)
-        .arg(dir)
-        .env("K8S_BIN_DIR", bin_dir)
-        .output()?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    anyhow::ensure!(
-        out.status.success(),
-        "testenv.sh {args:?} {} failed:\n{stderr}",
-        dir.display()
-    );
+/// Builds the `run` measurement's final figures from a recorder: wall time, CPU, peak and
+/// steady memory, requests.
+pub fn finish(
+    m: &mut Measurement,
+    recorder: measure::Recorder,
+    pid: Option<u32>,
+    audit: &measure::Audit,
+) -> anyhow::Result<()> {
+    m.wall_s = recorder.elapsed().as_secs_f64();
+    m.cpu_s = recorder.cpu();
+    if let Some(pid) = pid {
+        m.peak_rss_mb = Some(measure::peak_rss_mb(pid)?);
+    }
+    m.requests = Some(audit.requests()?);
+    m.samples = recorder.samples;
     Ok(())
 }
 
-/// A fresh etcd + kube-apiserver, stopped on drop (and by testenv.sh's guard if we die).
-pub struct ControlPlane {
-    dir: PathBuf,
-    bin_dir: PathBuf,
-}
-
-impl ControlPlane {
-    /// Starts one in `dir`, replacing whatever an earlier run left there.
-    pub fn up(dir: PathBuf, bin_dir: &Path) -> anyhow::Result<Self> {
-        if dir.exists() {
-            let _ = testenv_sh(&["down"], &dir, bin_dir);
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::create_dir_all(dir.join("processes"))?;
-        let me = std::process::id().to_string();
-        testenv_sh(&["up", "--owner-pid", &me], &dir, bin_dir)?;
-        // Kills the controller should this process die without unwinding.
-        testenv_sh(
-            &["reap", "--owner-pid", &me],
-            &dir.join("processes"),
-            bin_dir,
-        )?;
-        Ok(Self {
-            dir,
-            bin_dir: bin_dir.to_owned(),
-        })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// A client for one of the kubeconfigs `testenv.sh` wrote.
-    pub async fn client(&self, kubeconfig: &str) -> anyhow::Result<Client> {
-        Ok(Client::try_from(
-            config_from_kubeconfig(&self.dir.join(kubeconfig)).await?,
-        )?)
-    }
-
-    /// A client allowed everything (cluster-admin) but not in APF's exempt level, so its
-    /// requests do not count as the controller's.
-    pub async fn harness_client(&self) -> anyhow::Result<Client> {
-        let binding: ClusterRoleBinding = serde_json::from_value(json!({
-            "metadata": { "name": "bench-harness" },
-            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin" },
-            "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "restricted-user" }],
-        }))?;
-        let admin = self.client("admin.kubeconfig").await?;
-        Api::all(admin)
-            .create(&PostParams::default(), &binding)
-            .await?;
-        let harness = self.client("restricted.kubeconfig").await?;
-        let namespaces: Api<Namespace> = Api::all(harness.clone());
-        // RBAC reaches the authorizer through an informer: wait for the binding to apply.
-        let list = ListParams::default().limit(1);
-        wait_until(Duration::from_secs(30), "the harness binding", || async {
-            match namespaces.list(&list).await {
-                Ok(_) => Check::Done(()),
-                Err(e) => Check::NotYet(e.to_string()),
-            }
-        })
-        .await?;
-        Ok(harness)
-    }
-}
-
-impl Drop for ControlPlane {
-    fn drop(&mut self) {
-        if let Err(e) = testenv_sh(&["down"], &self.dir, &self.bin_dir) {
-            tracing::warn!("{e:#}");
-        }
-    }
-}
-
-/// `utime + stime` of a process, in seconds: fields 14 and 15 of `/proc/<pid>/stat`.
-pub fn cpu_seconds(pid: u32, ticks_per_second: f64) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name may hold spaces; fields after it start at field 3.
-    let (_, after_command) = stat.rsplit_once(") ").context("odd /proc/<pid>/stat")?;
-    let fields: Vec<&str> = after_command.split_whitespace().collect();
-    let ticks =
-        |i: usize| -> anyhow::Result<f64> { Ok(fields.get(i).context("short stat")?.parse()?) };
-    Ok((ticks(11)? + ticks(12)?) / ticks_per_second)
-}
-
-/// `VmHWM` (peak resident set) of a process, in MB.
-pub fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .context("no VmHWM")?;
-    Ok(kb.trim().trim_end_matches("kB").trim().parse::<f64>()? / 1024.0)
-}
-
-/// Clock ticks per second (`getconf CLK_TCK`), for [`cpu_seconds`].
-pub fn clock_ticks() -> f64 {
-    command_output(Path::new("getconf"), "CLK_TCK")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn command_output(program: &Path, arg: &str) -> Option<String> {
-    let out = Command::new(program).arg(arg).output().ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-/// Sum of the samples of `name` whose labels include every `key="value"` of `labels` (as
-/// text: `,resource="pods"` rather than `resource="pods"` where a key ends another key).
-pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter_map(|l| l.strip_prefix(name)?.strip_prefix('{'))
-        .filter(|l| labels.iter().all(|want| l.contains(want)))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
-}
-
-/// The apiserver's `/metrics`, also saved to `save_to`.
-pub async fn apiserver_metrics(admin: &Client, save_to: &Path) -> anyhow::Result<String> {
-    let text = admin
-        .request_text(http::Request::get("/metrics").body(Vec::new())?)
-        .await?;
-    std::fs::write(save_to, &text)?;
-    Ok(text)
-}
-
-/// The APF-exempt requests the apiserver dispatched, per `text` from [`apiserver_metrics`]:
-/// the controller's (admin identity) plus a few of the apiserver's own.
-pub fn exempt_requests(text: &str) -> f64 {
-    metric_sum(
-        text,
-        "apiserver_flowcontrol_dispatched_requests_total",
-        &[r#"flow_schema="exempt""#],
-    )
-}
-
-/// `rows` under `header` (cells separated by `|`), one labelled line each, right-aligned to
-/// the header's columns.
-pub fn table(header: &str, rows: &[(String, Vec<String>)]) -> String {
-    let widths: Vec<usize> = header.split('|').map(str::len).collect();
-    let line = |label: &str, cells: &[String]| {
-        let cells: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:>w$}"))
-            .collect();
-        format!("{label:<28} {}\n", cells.join(" "))
-    };
-    let titles: Vec<String> = header.split('|').map(str::to_owned).collect();
-    let mut text = line("contender", &titles);
-    for (label, cells) in rows {
-        text.push_str(&line(label, cells));
-    }
-    text
-}
-
-/// `VmRSS` (current resident set) of a process, in MB.
-pub fn rss_mb(pid: u32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .context("no VmRSS")?;
-    Ok(kb.trim().trim_end_matches("kB").trim().parse::<f64>()? / 1024.0)
-}
-
-/// Runs `run(index, dir)` for each contender (`contenders[index]`) in turn, each with its own
-/// directory `root/<index>`, and reports each outcome with `summary`. Returns the outcomes of those that
-/// succeeded and how many failed (a failure is logged and the next contender still runs).
-pub async fn run_each<O, F, Fut>(
-    contenders: &[Contender],
-    root: &Path,
-    mut run: F,
-    summary: impl Fn(&O) -> String,
-) -> (Vec<O>, usize)
+/// Runs `f` on every item with `concurrency` in flight; the first error stops the rest.
+pub async fn for_all<I, T, F, Fut>(items: I, concurrency: usize, f: F) -> anyhow::Result<()>
 where
-    F: FnMut(usize, PathBuf) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<O>>,
+    I: IntoIterator<Item = T>,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
 {
-    let (mut outcomes, mut failed) = (Vec::new(), 0);
-    for (i, contender) in contenders.iter().enumerate() {
-        let label = &contender.label;
-        eprintln!("== {label}: starting a fresh etcd + kube-apiserver");
-        match run(i, root.join(i.to_string())).await {
-            Ok(outcome) => {
-                eprintln!("{label}: {}", summary(&outcome));
-                outcomes.push(outcome);
-            }
-            Err(e) => {
-                eprintln!("{label}: FAILED: {e:#}");
-                failed += 1;
-            }
-        }
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(items)
+        .map(f)
+        .buffer_unordered(concurrency)
+        .try_for_each(|()| async { Ok(()) })
+        .await
+}
+
+/// `VmRSS` of `pid` after `settle`: the steady memory once the end state is reached.
+pub async fn steady_rss(pid: u32, settle: std::time::Duration) -> anyhow::Result<f64> {
+    tokio::time::sleep(settle).await;
+    measure::rss_mb(pid)
+}
+
+/// Namespaces `names`, created with `client`.
+pub async fn create_namespaces(client: &kube::Client, names: &[String]) -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: kube::Api<Namespace> = kube::Api::all(client.clone());
+    for name in names {
+        let object: Namespace =
+            serde_json::from_value(serde_json::json!({ "metadata": { "name": name } }))?;
+        api.create(&Default::default(), &object).await?;
     }
-    (outcomes, failed)
+    Ok(())
+}
+
+/// `--qps`, `--burst` and `--workers` if given (for every workload), else the workload's
+/// defaults `qps`, `burst` and `workers` (upstream's default for the workload's controllers).
+pub fn limits(f: &flags::Flags, qps: f32, burst: u32, workers: u32) -> anyhow::Result<Limits> {
+    Ok(Limits {
+        qps: f.get("qps", qps)?,
+        burst: f.get("burst", burst)?,
+        workers: f.get("workers", workers)?,
+    })
 }
