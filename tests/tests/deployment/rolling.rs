@@ -62,10 +62,23 @@ async fn roll(
             ));
         }
     }
-    for total in sets.spec_sums() {
+    for (total, sizes) in sets.spec_sums() {
         if total > max_total {
-            violations.push(format!("replica sets sized {total} (max {max_total})"));
+            violations.push(format!(
+                "replica sets sized {total} (max {max_total}): {sizes}"
+            ));
         }
+    }
+    if !violations.is_empty() {
+        let all: Vec<String> = sets
+            .spec_sums()
+            .into_iter()
+            .map(|(n, s)| format!("{n}: {s}"))
+            .collect();
+        anyhow::bail!(
+            "invariants broken: {violations:#?}\nevery change:\n{}",
+            all.join("\n")
+        );
     }
     let mut view = view(&ns, "d").await?;
     if !all_events {
@@ -101,6 +114,8 @@ fn check_completed(r: &Rollout, replicas: i32, max_replicas: i32) {
     assert_eq!(v.counts.updated, replicas);
 }
 
+// Known open finding F1 (/tmp/kcm/deploy-findings.md, NOTES-11t.md): kcm-rs scales the old
+// ReplicaSet back up mid-rollout about one run in two, breaking max surge; upstream never does.
 #[tokio::test]
 async fn rolling_update_default_percentages_keep_the_invariants() -> anyhow::Result<()> {
     // 25% of 10: surge rounds up to 3, unavailable down to 2.
@@ -266,7 +281,7 @@ async fn a_stuck_rollout_scales_proportionally_mid_rollout_and_while_paused() ->
             .collect();
         anyhow::ensure!(below.is_empty(), "fewer than 8 available: {below:?}");
         let sums = sets.spec_sums();
-        anyhow::ensure!(sums.iter().all(|&n| n <= 13), "more than 13: {sums:?}");
+        anyhow::ensure!(sums.iter().all(|(n, _)| *n <= 13), "more than 13: {sums:?}");
 
         patch(&ns, "d", json!({ "spec": { "replicas": 20 } })).await?;
         wait_deployment(&ns, "d", "14 + 9", |d| five(d) == (23, 9, 14, 14, 9)).await?;

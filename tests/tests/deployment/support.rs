@@ -795,14 +795,20 @@ impl Observer<ReplicaSet> {
     }
 
     /// Σ `spec.replicas` of the ReplicaSets after each change seen (the upstream e2e check of
-    /// max surge, `checkRollingUpdateStatus`, sums the ReplicaSets' spec too).
-    pub fn spec_sums(&self) -> Vec<i32> {
+    /// max surge, `checkRollingUpdateStatus`, sums the ReplicaSets' spec too), with the sizes
+    /// (`name=spec.replicas`, resourceVersion) at that point.
+    pub fn spec_sums(&self) -> Vec<(i32, String)> {
         let mut latest: BTreeMap<String, i32> = BTreeMap::new();
         self.seen()
             .iter()
             .map(|rs| {
                 latest.insert(rs.name_any(), rs_spec_replicas(rs));
-                latest.values().sum()
+                let sizes: Vec<String> = latest.iter().map(|(n, r)| format!("{n}={r}")).collect();
+                let rv = rs.resource_version().unwrap_or_default();
+                (
+                    latest.values().sum(),
+                    format!("{} at rv {rv}", sizes.join(" ")),
+                )
             })
             .collect()
     }
