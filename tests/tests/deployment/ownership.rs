@@ -81,8 +81,18 @@ async fn a_replica_set_whose_labels_stop_matching_is_released_and_readopted() ->
                 && owned_by(l, "d").len() == 1
         })
         .await?;
+        // (The collision's status write still carries the old counts: wait for the
+        // replacement's own pods to be counted.)
+        wait_replica_sets(&ns, "the replacement's pods available", |l| {
+            owned_by(l, "d")
+                .iter()
+                .any(|rs| rs.status.as_ref().and_then(|s| s.available_replicas) == Some(2))
+        })
+        .await?;
         wait_deployment(&ns, "d", "the replacement rolled out", |d| {
-            complete(d) && counts(d).collisions == Some(1)
+            complete(d)
+                && counts(d).collisions == Some(1)
+                && reason(d, "Progressing").as_deref() == Some("NewReplicaSetAvailable")
         })
         .await?;
         let released = view(&ns, "d").await?;
@@ -97,6 +107,12 @@ async fn a_replica_set_whose_labels_stop_matching_is_released_and_readopted() ->
             owned_by(l, "d").len() == 2
                 && l.iter()
                     .all(|rs| (rs.name_any() == original) == (rs_spec_replicas(rs) == 2))
+        })
+        .await?;
+        wait_replica_sets(&ns, "the other one's pods gone", |l| {
+            l.iter().all(|rs| {
+                rs.name_any() == original || rs.status.as_ref().map(|s| s.replicas) == Some(0)
+            })
         })
         .await?;
         wait_complete(&ns, "d").await?;

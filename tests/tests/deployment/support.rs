@@ -169,13 +169,37 @@ where
         drop(running);
         outcomes.push(outcome);
     }
-    if let [ours, upstream] = &outcomes[..] {
-        assert_eq!(
-            ours, upstream,
-            "{prefix}: kcm-rs (left) and upstream (right) differ"
+    if let [ours, upstream] = &outcomes[..]
+        && ours != upstream
+    {
+        panic!(
+            "{prefix}: kcm-rs and upstream differ\n{}",
+            line_diff(&format!("{ours:#?}"), &format!("{upstream:#?}"))
         );
     }
     Ok(outcomes.into_iter().next())
+}
+
+/// The lines of two pretty-printed outcomes that differ, with their line numbers (the
+/// outcomes have the same shape, so a line-by-line comparison points at the field).
+fn line_diff(ours: &str, upstream: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (ours.lines().collect(), upstream.lines().collect());
+    let mut out = Vec::new();
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i).copied(), b.get(i).copied());
+        if x != y {
+            out.push(format!(
+                "line {i}:\n  kcm-rs:   {}\n  upstream: {}",
+                x.unwrap_or("(none)").trim(),
+                y.unwrap_or("(none)").trim()
+            ));
+        }
+        if out.len() >= 30 {
+            out.push("...".into());
+            break;
+        }
+    }
+    format!("{}\nkcm-rs's whole outcome:\n{ours}", out.join("\n"))
 }
 
 async fn clean_up(ns: &TestNamespace) -> anyhow::Result<()> {
@@ -287,7 +311,8 @@ pub fn spec_replicas(d: &Deployment) -> i32 {
     d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
 }
 
-/// `kubectl rollout status` done: every replica updated and available, no old replica left.
+/// `kubectl rollout status` done: every replica updated and available, no old replica left;
+/// and (so that the state compared is a settled one) no pod still terminating.
 pub fn complete(d: &Deployment) -> bool {
     let want = spec_replicas(d);
     let s = d.status.clone().unwrap_or_default();
@@ -295,6 +320,7 @@ pub fn complete(d: &Deployment) -> bool {
         && s.updated_replicas.unwrap_or(0) == want
         && s.replicas.unwrap_or(0) == want
         && s.available_replicas.unwrap_or(0) == want
+        && s.terminating_replicas.unwrap_or(0) == 0
 }
 
 pub async fn wait_complete(ns: &TestNamespace, name: &str) -> anyhow::Result<Deployment> {
