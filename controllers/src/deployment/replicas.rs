@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 
-use super::{annotations, hash::equal_ignore_hash, spec};
+use super::{annotations, hash::normalized_template, spec};
 
 /// `*rs.Spec.Replicas`, 1 when unset (the apiserver default).
 pub fn spec_replicas(rs: &ReplicaSet) -> i32 {
@@ -116,7 +116,9 @@ pub fn by_revision(a: &ReplicaSet, b: &ReplicaSet) -> Ordering {
 /// `FindNewReplicaSet`: the oldest ReplicaSet whose template equals the Deployment's,
 /// ignoring the hash label. Returns its index in `rss`.
 pub fn find_new(d: &Deployment, rss: &[ReplicaSet]) -> Option<usize> {
-    let template = spec::template(d)?;
+    // Normalised once: `equal_ignore_hash` against every ReplicaSet, without re-encoding the
+    // Deployment's template each time.
+    let want = normalized_template(spec::template(d)?);
     let mut order: Vec<usize> = (0..rss.len()).collect();
     order.sort_by(|&a, &b| by_creation(&rss[a], &rss[b]));
     order.into_iter().find(|&i| {
@@ -124,7 +126,7 @@ pub fn find_new(d: &Deployment, rss: &[ReplicaSet]) -> Option<usize> {
             .spec
             .as_ref()
             .and_then(|s| s.template.as_ref())
-            .is_some_and(|t| equal_ignore_hash(t, template))
+            .is_some_and(|t| normalized_template(t) == want)
     })
 }
 

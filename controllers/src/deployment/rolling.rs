@@ -60,11 +60,23 @@ pub fn max_scaled_down(d: &Deployment, all_total: i32, new_rs: &ReplicaSet) -> i
     all_total - min_available - new_unavailable
 }
 
+/// What `cleanupUnhealthyReplicas` does: the scale-downs in order, and whether it stopped at a
+/// ReplicaSet it would have had to scale *up* (its status counts more available replicas than
+/// its spec, e.g. right after a scale-down): upstream refuses with an error there, keeps what
+/// it already did, and skips the rest of the old-replica step.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnhealthyPlan {
+    /// `(index, new size)`.
+    pub steps: Vec<(usize, i32)>,
+    /// The refused request, e.g. `ns/rs 4 -> 5`.
+    pub refused: Option<String>,
+}
+
 /// `cleanupUnhealthyReplicas`: `old` sorted oldest first; each ReplicaSet with unavailable
-/// replicas loses them, up to `max` in total. Returns `(index, new size)`.
-pub fn unhealthy_scale_downs(old: &[&ReplicaSet], max: i32) -> Vec<(usize, i32)> {
+/// replicas loses them, up to `max` in total.
+pub fn unhealthy_scale_downs(old: &[&ReplicaSet], max: i32) -> UnhealthyPlan {
     let mut done = 0;
-    let mut plan = Vec::new();
+    let mut plan = UnhealthyPlan::default();
     for (i, rs) in old.iter().enumerate() {
         if done >= max {
             break;
@@ -75,7 +87,16 @@ pub fn unhealthy_scale_downs(old: &[&ReplicaSet], max: i32) -> Vec<(usize, i32)>
             continue;
         }
         let count = (max - done).min(size - available);
-        plan.push((i, size - count));
+        let new_size = size - count;
+        if new_size > size {
+            let (namespace, name) = (
+                rs.metadata.namespace.as_deref().unwrap_or_default(),
+                replicas::name(rs),
+            );
+            plan.refused = Some(format!("{namespace}/{name} {size} -> {new_size}"));
+            break;
+        }
+        plan.steps.push((i, new_size));
         done += count;
     }
     plan
@@ -183,7 +204,7 @@ impl<C: DeploymentControl> Syncer<C> {
         old.sort_by(replicas::by_creation);
         let plan = unhealthy_scale_downs(&old.iter().collect::<Vec<_>>(), max);
         let mut scaled = 0;
-        for (i, size) in plan {
+        for &(i, size) in &plan.steps {
             let before = replicas::spec_replicas(&old[i]);
             match self.scale_replica_set(&old[i], size, d, false).await {
                 Ok((_, updated)) => old[i] = updated,
@@ -193,6 +214,10 @@ impl<C: DeploymentControl> Syncer<C> {
                 }
             }
             scaled += before - size;
+        }
+        if let Some(request) = plan.refused {
+            tracing::debug!(%request, "when cleaning up unhealthy replicas, got invalid request to scale down");
+            return false;
         }
         let available = replicas::sum_available(old.iter().chain([new_rs]));
         let min_available = spec::replicas(d) - fenceposts::max_unavailable(d);

@@ -143,13 +143,13 @@ impl<C: DeploymentControl> Syncer<C> {
         }
         self.check_paused_conditions(&mut d).await?;
         if spec::paused(&d) {
-            return self.sync(&mut d, &mut rs_list).await;
+            return self.sync_scaling(&mut d, &mut rs_list).await;
         }
         if annotations::rollback_to(&d).is_some() {
             return self.rollback(&mut d, &mut rs_list).await;
         }
         if self.is_scaling_event(&mut d, &mut rs_list).await? {
-            return self.sync(&mut d, &mut rs_list).await;
+            return self.sync_scaling(&mut d, &mut rs_list).await;
         }
         match spec::strategy(&d) {
             Strategy::Recreate => self.rollout_recreate(&mut d, &mut rs_list).await,
@@ -489,8 +489,8 @@ impl<C: DeploymentControl> Syncer<C> {
         Ok((size_changed, updated))
     }
 
-    /// `sync`: scaling (and history cleanup while paused) without rolling out.
-    async fn sync(
+    /// upstream `sync`: scaling (and history cleanup while paused) without rolling out.
+    async fn sync_scaling(
         &self,
         d: &mut Deployment,
         rs_list: &mut Vec<ReplicaSet>,

@@ -15,7 +15,10 @@ fn scaled_rollout_gets_stuck_at_eight_old_five_new() {
     assert_eq!(new_rs_new_replicas(&d, 13, 3).unwrap_or_default(), 3);
     let max = max_scaled_down(&d, 13, &new_rs);
     assert_eq!(max, 2);
-    assert!(unhealthy_scale_downs(&[&old], max).is_empty());
+    assert_eq!(
+        unhealthy_scale_downs(&[&old], max),
+        UnhealthyPlan::default()
+    );
     assert_eq!(old_scale_downs(&[&old], 10, 8), [(0, 8)]);
     // Sync 3: total 11 → new grows by 2 to 5.
     assert_eq!(new_rs_new_replicas(&d, 11, 3).unwrap_or_default(), 5);
@@ -58,11 +61,17 @@ fn unhealthy_old_replicas_go_first_oldest_first() {
     // Rollover: an unfinished revision with unready pods loses them first.
     let older = rs("r2", 0, 4, 4);
     let unready = rs("r3", 1, 3, 0);
-    assert_eq!(unhealthy_scale_downs(&[&older, &unready], 2), [(1, 1)]);
-    assert_eq!(unhealthy_scale_downs(&[&older, &unready], 5), [(1, 0)]);
+    assert_eq!(
+        unhealthy_scale_downs(&[&older, &unready], 2).steps,
+        [(1, 1)]
+    );
+    assert_eq!(
+        unhealthy_scale_downs(&[&older, &unready], 5).steps,
+        [(1, 0)]
+    );
     let partly = rs("r1", 0, 3, 1);
     assert_eq!(
-        unhealthy_scale_downs(&[&partly, &unready], 3),
+        unhealthy_scale_downs(&[&partly, &unready], 3).steps,
         [(0, 1), (1, 2)]
     );
 }
@@ -88,4 +97,15 @@ fn fencepost_zero_zero_scales_down_one_at_a_time() {
     assert_eq!(old_scale_downs(&[&old], 3, 2), [(0, 2)]);
     // Then the new ReplicaSet grows by one.
     assert_eq!(new_rs_new_replicas(&d, 2, 0).unwrap_or_default(), 1);
+}
+
+#[test]
+fn a_replica_set_reporting_more_available_than_its_size_stops_the_cleanup() {
+    // Just scaled down to 4 while its status still counts 5 available: upstream refuses the
+    // "scale down" to 5 and the step ends; nothing is ever scaled up here.
+    let shrunk = rs("old", 0, 4, 5);
+    let unready = rs("older-unready", 1, 2, 0);
+    let plan = unhealthy_scale_downs(&[&unready, &shrunk], 3);
+    assert_eq!(plan.steps, [(0, 0)]);
+    assert_eq!(plan.refused.as_deref(), Some("ns/old 4 -> 5"));
 }

@@ -58,3 +58,5 @@ fn replace_in_swaps_by_uid() {
     assert_eq!(replicas::spec_replicas(&list[1]), 5);
     assert_eq!(replicas::spec_replicas(&list[0]), 1);
 }
+
+mod shell;
