@@ -1,6 +1,6 @@
 //! Rollback, template revert and history cleanup (reference §3.4, §3.8, §3.12, §6 scenarios
 //! 15–16): `deprecated.deployment.rollback.to` with its events (done, template unchanged,
-//! revision not found, 0 = the previous revision), a template put back by hand reusing the old
+//! revision not found, 0 = the previous revision, 0 with no previous revision), a template put back by hand reusing the old
 //! ReplicaSet, and `revisionHistoryLimit` 1 and 0.
 
 use serde_json::json;
@@ -56,6 +56,16 @@ async fn rollback_annotation_and_template_revert_reuse_old_replica_sets() -> any
     let Some(views) = both("d-rollback", &[], |ns, _| async move {
         let _kubelet = kubelet(&ns).await?;
         create(&ns, &build("d", 2, IMG1)).await?;
+        wait_rolled_out(&ns, IMG1, "1").await?;
+        // 0 = the previous revision, and there is none yet.
+        roll_back_to(&ns, "0").await?;
+        wait_event(
+            &ns,
+            "d",
+            "DeploymentRollbackRevisionNotFound",
+            "last revision",
+        )
+        .await?;
         wait_rolled_out(&ns, IMG1, "1").await?;
         set_image(&ns, "d", IMG2, false).await?;
         wait_rolled_out(&ns, IMG2, "2").await?;
@@ -114,7 +124,12 @@ async fn rollback_annotation_and_template_revert_reuse_old_replica_sets() -> any
     );
     assert_eq!(
         refused.messages("DeploymentRollbackRevisionNotFound"),
-        ["Unable to find the revision to rollback to.".to_owned()].into()
+        [
+            "Unable to find last revision.",
+            "Unable to find the revision to rollback to."
+        ]
+        .map(String::from)
+        .into()
     );
     assert_eq!(refused.replica_sets, rolled_back.replica_sets);
     assert_eq!(

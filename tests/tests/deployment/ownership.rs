@@ -1,5 +1,6 @@
 //! Hash collisions, adoption and orphaning of ReplicaSets, ReplicaSets owned by someone else,
-//! and Deployments with identical selectors (reference §1.6, §3.3, §6 scenarios 19–21).
+//! Deployments with identical selectors, selector immutability and a Deployment being deleted
+//! (reference §1.6, §3.2, §3.3, §6 scenarios 19–22).
 
 use std::time::Duration;
 
@@ -279,5 +280,62 @@ async fn deployments_with_identical_selectors_keep_their_own_replica_sets() -> a
         .map(String::from)
         .into()
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_selector_is_immutable() -> anyhow::Result<()> {
+    let Some(env) = testenv::TestEnv::get().await else {
+        return Ok(());
+    };
+    let ns = env.namespace("d-selector").await?;
+    create(&ns, &build("d", 0, "registry.invalid/img:1")).await?;
+    let change = json!({ "spec": {
+        "selector": { "matchLabels": { "name": "other" } },
+        "template": { "metadata": { "labels": { "name": "other" } } } } });
+    let err = patch(&ns, "d", change)
+        .await
+        .expect_err("apps/v1 selectors are immutable");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("field is immutable"),
+        "unexpected error: {text}"
+    );
+    Ok(())
+}
+
+/// A Deployment being deleted (held by a finalizer) only gets its status synced: a new
+/// replica count is observed but not acted on.
+#[tokio::test]
+async fn a_deployment_being_deleted_only_gets_its_status_synced() -> anyhow::Result<()> {
+    let Some(v) = both("d-deleting", &[], |ns, _| async move {
+        let _kubelet = kubelet(&ns).await?;
+        let mut d = build("d", 2, "registry.invalid/img:1");
+        d.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+        create(&ns, &d).await?;
+        wait_complete(&ns, "d").await?;
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+            .delete("d", &Default::default())
+            .await?;
+        patch(&ns, "d", json!({ "spec": { "replicas": 5 } })).await?;
+        wait_deployment(&ns, "d", "the new generation observed", |d| {
+            d.metadata.deletion_timestamp.is_some() && spec_replicas(d) == 5
+        })
+        .await?;
+        replica_sets_stay(&ns, Duration::from_secs(3), "the replica set at 2", |l| {
+            l.len() == 1 && rs_spec_replicas(&l[0]) == 2
+        })
+        .await?;
+        let v = view(&ns, "d").await?;
+        patch(&ns, "d", json!({ "metadata": { "finalizers": null } })).await?;
+        anyhow::Ok(v)
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    assert!(v.generation_observed);
+    assert_eq!(v.sizes(), vec![("H1".into(), 2)]);
+    assert_eq!((v.counts.replicas, v.counts.available), (2, 2));
     Ok(())
 }
