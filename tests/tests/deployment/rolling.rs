@@ -114,8 +114,8 @@ fn check_completed(r: &Rollout, replicas: i32, max_replicas: i32) {
     assert_eq!(v.counts.updated, replicas);
 }
 
-// Known open finding F1 (/tmp/kcm/deploy-findings.md, NOTES-11t.md): kcm-rs scales the old
-// ReplicaSet back up mid-rollout about one run in two, breaking max surge; upstream never does.
+// Caught finding F1 (NOTES-11t.md): kcm-rs once scaled the old ReplicaSet back up mid-rollout
+// here, breaking max surge; fixed on wip-11 (8aea47b).
 #[tokio::test]
 async fn rolling_update_default_percentages_keep_the_invariants() -> anyhow::Result<()> {
     // 25% of 10: surge rounds up to 3, unavailable down to 2.
