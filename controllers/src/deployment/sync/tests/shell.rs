@@ -41,6 +41,8 @@ struct Fake {
     calls: Mutex<Vec<Call>>,
     /// Names whose creation fails with AlreadyExists.
     taken: Vec<String>,
+    /// Every creation fails with this, if set.
+    create_fails: Option<FailureKind>,
 }
 
 impl Fake {
@@ -71,6 +73,9 @@ impl DeploymentControl for Arc<Fake> {
     ) -> Result<ReplicaSet, ApiFailure> {
         self.push(Call::CreateRs(rs.clone()));
         let name = rs.metadata.name.clone().unwrap_or_default();
+        if let Some(kind) = self.create_fails {
+            return Err(ApiFailure::new(kind, "admission webhook said no"));
+        }
         if self.taken.contains(&name) {
             return Err(ApiFailure::new(
                 FailureKind::AlreadyExists,
@@ -125,6 +130,18 @@ struct Setup {
 }
 
 fn setup(d: Deployment, rss: Vec<ReplicaSet>, taken: Vec<String>) -> Setup {
+    setup_with(
+        d,
+        rss,
+        Vec::new(),
+        Fake {
+            taken,
+            ..Default::default()
+        },
+    )
+}
+
+fn setup_with(d: Deployment, rss: Vec<ReplicaSet>, pod_list: Vec<CachedPod>, fake: Fake) -> Setup {
     let deployments = Informer::<Deployment>::detached(Duration::ZERO);
     deployments.process_event(Event::Apply(d));
     let replica_sets = Informer::<ReplicaSet>::detached(Duration::ZERO);
@@ -132,10 +149,10 @@ fn setup(d: Deployment, rss: Vec<ReplicaSet>, taken: Vec<String>) -> Setup {
         replica_sets.process_event(Event::Apply(rs));
     }
     let pods = Informer::<CachedPod>::detached(Duration::ZERO);
-    let fake = Arc::new(Fake {
-        taken,
-        ..Default::default()
-    });
+    for pod in pod_list {
+        pods.process_event(Event::Apply(pod));
+    }
+    let fake = Arc::new(fake);
     let syncer = Syncer {
         deployments: deployments.lister(),
         replica_sets: replica_sets.lister(),
@@ -418,4 +435,192 @@ async fn history_beyond_the_limit_is_deleted_once_complete() {
         .filter(|c| matches!(c, Call::DeleteRs(_)))
         .collect();
     assert_eq!(deleted, [Call::DeleteRs("d-1".into())]);
+}
+
+fn scalings(calls: &[Call]) -> Vec<String> {
+    calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::Event(_, reason, message) if reason == "ScalingReplicaSet" => {
+                Some(message.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rolling_step_scales_old_down_to_min_available() {
+    // Scenario 6, second sync: old 10 (all available), new 3 (none ready), surge 3 / unavailable 2.
+    let mut d = deployment(10, int(3), int(2));
+    if let Some(spec) = d.spec.as_mut() {
+        spec.template = template("b");
+    }
+    d.metadata.annotations = Some(map(&[(annotations::REVISION, "2")]));
+    let old = with_scale_annotations(
+        with_revision(owned_by_d(rs("d-old", 0, 10, 10), "a", "h1"), 1),
+        10,
+        13,
+    );
+    let new = with_scale_annotations(
+        with_revision(owned_by_d(rs("d-new", 5, 3, 0), "b", "h2"), 2),
+        10,
+        13,
+    );
+    let s = setup(d, vec![old, new], vec![]);
+    let _ = s.syncer.sync(&key()).await;
+    let calls = s.fake.calls();
+    assert_eq!(
+        scalings(&calls),
+        ["Scaled down replica set d-old from 10 to 8"]
+    );
+    let resized: Vec<(String, i32)> = calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::UpdateRs(rs) => Some((
+                rs.metadata.name.clone().unwrap_or_default(),
+                rs.spec
+                    .as_ref()
+                    .and_then(|s| s.replicas)
+                    .unwrap_or_default(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resized, [("d-old".to_string(), 8)]);
+}
+
+fn running_pod_of(rs_name: &str, phase: &str) -> CachedPod {
+    let pod = k8s_openapi::api::core::v1::Pod {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            namespace: Some("ns".into()),
+            name: Some(format!("{rs_name}-pod")),
+            uid: Some(format!("{rs_name}-pod-uid")),
+            owner_references: Some(vec![OwnerReference {
+                api_version: "apps/v1".into(),
+                kind: "ReplicaSet".into(),
+                name: rs_name.into(),
+                uid: format!("{rs_name}-uid"),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }]),
+            ..Default::default()
+        },
+        status: Some(k8s_openapi::api::core::v1::PodStatus {
+            phase: Some(phase.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    CachedPod::from_pod(&pod).unwrap_or_default()
+}
+
+fn recreate_d() -> Deployment {
+    let mut d = recreate(3);
+    if let Some(spec) = d.spec.as_mut() {
+        spec.template = template("b");
+    }
+    d.metadata.annotations = Some(map(&[(annotations::REVISION, "1")]));
+    d
+}
+
+#[tokio::test]
+async fn recreate_scales_old_to_zero_first_and_creates_nothing() {
+    let old = with_scale_annotations(
+        with_revision(owned_by_d(rs("d-old", 0, 3, 3), "a", "h1"), 1),
+        3,
+        3,
+    );
+    let s = setup(recreate_d(), vec![old], vec![]);
+    let _ = s.syncer.sync(&key()).await;
+    let calls = s.fake.calls();
+    assert_eq!(
+        scalings(&calls),
+        ["Scaled down replica set d-old from 3 to 0"]
+    );
+    assert!(
+        !calls.iter().any(|c| matches!(c, Call::CreateRs(_))),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn recreate_waits_for_old_pods_but_not_for_terminal_ones() {
+    let mut old = with_scale_annotations(
+        with_revision(owned_by_d(rs("d-old", 0, 0, 0), "a", "h1"), 1),
+        3,
+        3,
+    );
+    if let Some(st) = old.status.as_mut() {
+        st.replicas = 0;
+    }
+    // A running (e.g. terminating) old pod holds the new ReplicaSet back.
+    let s = setup_with(
+        recreate_d(),
+        vec![old.clone()],
+        vec![running_pod_of("d-old", "Running")],
+        Fake::default(),
+    );
+    let _ = s.syncer.sync(&key()).await;
+    assert!(
+        !s.fake
+            .calls()
+            .iter()
+            .any(|c| matches!(c, Call::CreateRs(_)))
+    );
+    // Only a failed pod left: the new ReplicaSet is created at full size.
+    let s = setup_with(
+        recreate_d(),
+        vec![old],
+        vec![running_pod_of("d-old", "Failed")],
+        Fake::default(),
+    );
+    let _ = s.syncer.sync(&key()).await;
+    let calls = s.fake.calls();
+    let created = calls.iter().find_map(|c| match c {
+        Call::CreateRs(rs) => rs.spec.as_ref().and_then(|s| s.replicas),
+        _ => None,
+    });
+    assert_eq!(created, Some(3));
+}
+
+#[tokio::test]
+async fn a_failed_creation_reports_replica_set_create_error() {
+    let fake = Fake {
+        create_fails: Some(FailureKind::Forbidden),
+        ..Default::default()
+    };
+    let s = setup_with(deployment(1, int(1), int(0)), vec![], vec![], fake);
+    assert!(s.syncer.sync(&key()).await.is_err());
+    let calls = s.fake.calls();
+    let h = hash::compute_hash(&template("a"), None);
+    let message = format!("Failed to create new replica set \"d-{h}\": admission webhook said no");
+    assert!(
+        calls.contains(&Call::Event(
+            EventType::Warning,
+            "ReplicaSetCreateError".into(),
+            message.clone()
+        )),
+        "{calls:?}"
+    );
+    let progressing = calls.iter().find_map(|c| match c {
+        Call::UpdateStatus(d) => d
+            .status
+            .as_ref()
+            .and_then(|st| conditions::get(st, conditions::PROGRESSING).cloned()),
+        _ => None,
+    });
+    let progressing = progressing.unwrap_or_default();
+    assert_eq!(
+        (
+            progressing.status.as_str(),
+            progressing.reason.as_deref(),
+            progressing.message.as_deref()
+        ),
+        (
+            "False",
+            Some(conditions::FAILED_RS_CREATE),
+            Some(message.as_str())
+        )
+    );
 }
