@@ -22,7 +22,8 @@
 //!   Running/Ready status, finishing deletions); [`kubelet`] does all of it in the background,
 //!   running the pods with `kcm-virtual-node`'s own pod controller.
 //! - [`cluster`]: the real kube-scheduler and the `kcm-virtual-node` binary as child processes.
-//! - [`workloads`]: ReplicaSets, ReplicationControllers and pod templates to create.
+//! - [`workloads`]: ReplicaSets, ReplicationControllers, Deployments and pod templates to create;
+//!   [`quota`]: a pod-count ResourceQuota.
 //! - [`wait`]: polling with a deadline that reports the last thing it saw.
 //! - [`kcm`]: kcm-rs itself as a child process.
 //! - [`proxy`]: a TCP relay to the apiserver that a test can cut, for one client's outage.
@@ -40,6 +41,7 @@ pub mod nodes;
 pub mod pods;
 pub mod process;
 pub mod proxy;
+pub mod quota;
 pub mod upstream;
 pub mod wait;
 pub mod workloads;

@@ -1,11 +1,12 @@
 //! Builders for the objects tests create: label maps, a pod template that is never pulled, and
-//! ReplicaSets / ReplicationControllers whose template labels are their selector plus extras.
+//! ReplicaSets / ReplicationControllers / Deployments whose template labels are their selector
+//! plus extras; and a pod-count ResourceQuota for tests of failing creations.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::{
-        apps::v1::{ReplicaSet, ReplicaSetSpec},
+        apps::v1::{Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec},
         core::v1::{
             Container, PodSpec, PodTemplateSpec, ReplicationController, ReplicationControllerSpec,
         },
@@ -89,6 +90,41 @@ pub fn replication_controller(
             selector: Some(labels(selector)),
             template: Some(pod_template(template_labels(selector, extra))),
             min_ready_seconds: None,
+        }),
+        status: None,
+    }
+}
+
+/// A Deployment selecting `selector`, with the default (RollingUpdate) strategy; its pods carry
+/// `selector` and `extra` labels and run `image`. Tests adjust the spec from there.
+pub fn deployment(
+    name: &str,
+    replicas: i32,
+    selector: &[(&str, &str)],
+    extra: &[(&str, &str)],
+    image: &str,
+) -> Deployment {
+    let mut template = pod_template(template_labels(selector, extra));
+    if let Some(container) = template
+        .spec
+        .as_mut()
+        .and_then(|s| s.containers.first_mut())
+    {
+        container.image = Some(image.to_owned());
+    }
+    Deployment {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas),
+            selector: LabelSelector {
+                match_labels: Some(labels(selector)),
+                match_expressions: None,
+            },
+            template,
+            ..Default::default()
         }),
         status: None,
     }

@@ -388,7 +388,16 @@ async fn rollout_and_undo(client: &Client, roles: &Roles) -> anyhow::Result<()> 
     watch_rollout(client, "web").await?;
     rolled_out(client, "web").await?;
     views::deployments(client, NS).await?;
-    views::replica_sets(client, NS).await
+    views::replica_sets(client, NS).await?;
+
+    step(
+        "kubectl get events --field-selector involvedObject.kind=Deployment,involvedObject.name=web",
+    );
+    say(&format!(
+        "every resize {} made, for the first rollout, the new image and the undo:",
+        roles.who("deployment-controller")
+    ));
+    views::events(client, NS, "Deployment", "web").await
 }
 
 /// A second kcm-virtual-node with one node, for the tour to delete; killed on drop.

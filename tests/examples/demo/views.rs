@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::{
     apps::v1::{Deployment, ReplicaSet},
-    core::v1::{Endpoints, Node, Pod, ReplicationController},
+    core::v1::{Endpoints, Event, Node, Pod, ReplicationController},
 };
 use kube::{Api, Client, ResourceExt, api::ListParams};
 
@@ -235,6 +235,39 @@ pub async fn endpoints(client: &Client, ns: &str, name: &str) -> anyhow::Result<
             ready.join(","),
             not_ready.join(","),
             created_by(&e.metadata),
+        ]);
+    }
+    t.print();
+    Ok(())
+}
+
+/// `kubectl get events --field-selector involvedObject.kind=<kind>,involvedObject.name=<name>`:
+/// what the controller acting on the object reported, oldest first.
+pub async fn events(client: &Client, ns: &str, kind: &str, name: &str) -> anyhow::Result<()> {
+    let selector = format!("involvedObject.kind={kind},involvedObject.name={name}");
+    let mut list = Api::<Event>::namespaced(client.clone(), ns)
+        .list(&ListParams::default().fields(&selector))
+        .await?
+        .items;
+    let when = |e: &Event| {
+        e.first_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .or_else(|| e.event_time.as_ref().map(|t| t.0))
+    };
+    list.sort_by_key(when);
+    let mut t = Table::new(&["TYPE", "REASON", "FROM", "COUNT", "MESSAGE"]);
+    for e in list {
+        t.row(vec![
+            e.type_.clone().unwrap_or_default(),
+            e.reason.clone().unwrap_or_default(),
+            e.source
+                .as_ref()
+                .and_then(|s| s.component.clone())
+                .or_else(|| e.reporting_component.clone())
+                .unwrap_or_default(),
+            e.count.unwrap_or(1).to_string(),
+            e.message.clone().unwrap_or_default(),
         ]);
     }
     t.print();
