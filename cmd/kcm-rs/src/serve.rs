@@ -227,6 +227,13 @@ struct Chain {
 impl Handler for Chain {
     async fn handle(&self, request: Request<Incoming>, peer: Peer) -> Response<Full<Bytes>> {
         let (mut parts, _body) = request.into_parts();
+        let pretty = status::wants_pretty(
+            parts.uri.query(),
+            parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+        );
         let mut response = match self
             .authenticator
             .authenticate(&peer.certificates, &mut parts.headers)
@@ -240,7 +247,7 @@ impl Handler for Chain {
                     reasons = errors.join("; "),
                     "Unable to authenticate the request"
                 );
-                status::unauthorized()
+                status::unauthorized(pretty)
             }
             Outcome::User(user) => {
                 let verb = parts.method.as_str().to_ascii_lowercase();
@@ -249,7 +256,7 @@ impl Handler for Chain {
                     Verdict::Allow => route(&self.state, &Request::from_parts(parts, ())),
                     Verdict::Forbid(reason) => {
                         tracing::debug!(user = user.name, verb, path, reason, "forbidden");
-                        status::forbidden(&user.name, &verb, &path, &reason)
+                        status::forbidden(&user.name, &verb, &path, &reason, pretty)
                     }
                     Verdict::Error(error) => {
                         let uri = parts
