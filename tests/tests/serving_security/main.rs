@@ -5,6 +5,7 @@
 
 mod identities;
 mod kubeadm;
+mod lookup;
 mod starvation;
 mod support;
 mod tls;
