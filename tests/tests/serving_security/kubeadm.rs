@@ -118,6 +118,14 @@ async fn kubeadms_command_line_starts_and_its_probes_pass() -> anyhow::Result<()
             (403, 200, 401),
             "{label}"
         );
+        if label == "kcm-rs" {
+            // Issue 19 item 8: /configz names the address and port really served.
+            let configz = masters.call(port, "GET", "/configz")?;
+            let value: serde_json::Value = serde_json::from_str(&configz.body)?;
+            let generic = &value["kubecontrollermanager.config.k8s.io"]["Generic"];
+            assert_eq!(generic["Address"], "127.0.0.1", "{}", configz.body);
+            assert_eq!(generic["Port"], port, "{}", configz.body);
+        }
         assert!(
             matches!(process.state(), testenv::process::ProcessState::Running),
             "{label} exited:\n{}",
