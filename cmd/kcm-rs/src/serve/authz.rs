@@ -196,4 +196,4 @@ fn spec(user: &User, verb: &str, path: &str) -> SubjectAccessReviewSpec {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -69,3 +69,31 @@ async fn nothing_configured_is_anonymous() {
         Outcome::User(User::anonymous())
     );
 }
+
+#[tokio::test]
+async fn a_token_the_apiserver_cannot_review_is_401_not_anonymous() {
+    let client = super::super::authz::tests::dead_client();
+    let authn = Authenticator {
+        trust: Arc::new(Trust::new(
+            super::super::trust::Source::None,
+            super::super::trust::Source::None,
+        )),
+        tokens: Some(
+            TokenReviewer::new(client, std::time::Duration::from_secs(10)).expect("reviewer"),
+        ),
+    };
+    let mut h = HeaderMap::new();
+    h.insert(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_static("Bearer abc"),
+    );
+    assert!(matches!(
+        authn.authenticate(&[], &mut h).await,
+        Outcome::Unauthorized(_)
+    ));
+    // No token: still anonymous.
+    assert_eq!(
+        authn.authenticate(&[], &mut HeaderMap::new()).await,
+        Outcome::User(User::anonymous())
+    );
+}
