@@ -135,13 +135,13 @@ pub async fn start(
         extra_headers_prefix: header_flags.extra_headers_prefix.clone(),
     };
     trust::load_files(&trust, &names, cancel.clone()).map_err(ServeError::Delegation)?;
-    if let (true, Some(client)) = (
+    if let (true, Some(delegation)) = (
         trust.client_ca_source == Source::ConfigMap
             || trust.request_header_source == Source::ConfigMap,
         &authn_client,
     ) {
         lookup::start(
-            client.clone(),
+            delegation.watch.clone(),
             trust.clone(),
             authn_options.tolerate_lookup_failure,
             cancel.clone(),
@@ -150,8 +150,8 @@ pub async fn start(
         .map_err(ServeError::Delegation)?;
     }
     let tokens = match authn_client {
-        Some(client) => Some(
-            tokenreview::TokenReviewer::new(client, authn_options.token_cache_ttl)
+        Some(delegation) => Some(
+            tokenreview::TokenReviewer::new(delegation.reviews, authn_options.token_cache_ttl)
                 .map_err(ServeError::Delegation)?,
         ),
         None => None,
@@ -164,9 +164,9 @@ pub async fn start(
     let authorizer = Authorizer {
         groups: authz_options.always_allow_groups.clone(),
         paths: AlwaysAllowPaths::new(&authz_options.always_allow_paths),
-        webhook: authz_client.map(|client| {
+        webhook: authz_client.map(|delegation| {
             authz::SubjectAccessReviewer::new(
-                client,
+                delegation.reviews,
                 authz_options.allowed_ttl,
                 authz_options.denied_ttl,
             )
