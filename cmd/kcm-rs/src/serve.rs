@@ -251,9 +251,12 @@ impl Handler for Chain {
             }
             Outcome::User(user) => {
                 let verb = parts.method.as_str().to_ascii_lowercase();
-                let path = parts.uri.path().to_owned();
+                // Go's URL.Path is percent-decoded; authorization and routing both see that.
+                let Some(path) = decode_path(parts.uri.path()) else {
+                    return text(StatusCode::BAD_REQUEST, "400 Bad Request".into());
+                };
                 match self.authorizer.authorize(&user, &verb, &path).await {
-                    Verdict::Allow => route(&self.state, &Request::from_parts(parts, ())),
+                    Verdict::Allow => route_at(&self.state, &Request::from_parts(parts, ()), &path),
                     Verdict::Forbid(reason) => {
                         tracing::debug!(user = user.name, verb, path, reason, "forbidden");
                         status::forbidden(&user.name, &verb, &path, &reason, pretty)
@@ -280,7 +283,36 @@ impl Handler for Chain {
 }
 
 /// Routes one request. Kept synchronous: every handler only reads in-memory state.
+#[cfg(test)]
 pub fn route<B>(state: &ServingState, req: &Request<B>) -> Response<Full<Bytes>> {
+    route_at(state, req, req.uri().path())
+}
+
+/// `url.PathUnescape` as Go's server applies it to the request path: `None` for a malformed
+/// escape or a result that is not UTF-8 (Go answers those 400 before any handler).
+pub fn decode_path(raw: &str) -> Option<String> {
+    if !raw.contains('%') {
+        return Some(raw.to_owned());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let value = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+            out.push(value);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Routes a request to the (decoded) `path`.
+fn route_at<B>(state: &ServingState, req: &Request<B>, path: &str) -> Response<Full<Bytes>> {
     let query = req.uri().query().unwrap_or("");
     let verbose = query
         .split('&')
@@ -290,7 +322,7 @@ pub fn route<B>(state: &ServingState, req: &Request<B>) -> Response<Full<Bytes>>
         .filter_map(|kv| kv.strip_prefix("exclude="))
         .map(str::to_string)
         .collect();
-    match req.uri().path() {
+    match path {
         "/healthz" => report(state.checks.healthz(&excluded), verbose, "healthz"),
         "/livez" => text(
             StatusCode::OK,

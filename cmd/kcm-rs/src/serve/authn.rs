@@ -255,29 +255,9 @@ fn with_authenticated(mut user: User) -> User {
     user
 }
 
-/// `headerrequest.unescapeExtraKey`: lowercase, then URL-unescape (invalid escapes stay as is).
+/// `headerrequest.unescapeExtraKey`: URL-unescaped, or as is when the escape is malformed.
 fn unescape_extra_key(key: &str) -> String {
-    let bytes = key.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(_) => key.to_owned(),
-    }
+    super::decode_path(key).unwrap_or_else(|| key.to_owned())
 }
 
 /// What authentication reads from a verified client certificate.
