@@ -179,6 +179,7 @@ pub async fn start(
         cert_dir: options.serving.cert_dir.clone(),
         min_version: options.serving.tls_min_version,
         cipher_suites: options.serving.tls_cipher_suites.clone(),
+        curves: options.serving.tls_curve_preferences.clone(),
         http2: !options.serving.disable_http2,
         bind_ip: Some(options.bind_address),
     };

@@ -261,6 +261,7 @@ fn half_a_pair_is_an_error() {
         cert_dir: None,
         min_version: Default::default(),
         cipher_suites: Vec::new(),
+        curves: Vec::new(),
         http2: true,
         bind_ip: None,
     };
