@@ -241,6 +241,7 @@ impl Handler for Chain {
             .await
         {
             Outcome::Unauthorized(errors) => {
+                metrics::authentication("failure");
                 // Upstream logs every failed authentication at error level.
                 tracing::error!(
                     client = %peer.address,
@@ -251,18 +252,24 @@ impl Handler for Chain {
                 status::unauthorized(pretty)
             }
             Outcome::User(user) => {
+                metrics::authentication("success");
                 let verb = parts.method.as_str().to_ascii_lowercase();
                 // Go's URL.Path is percent-decoded; authorization and routing both see that.
                 let Some(path) = decode_path(parts.uri.path()) else {
                     return text(StatusCode::BAD_REQUEST, "400 Bad Request".into());
                 };
                 match self.authorizer.authorize(&user, &verb, &path).await {
-                    Verdict::Allow => route_at(&self.state, &Request::from_parts(parts, ()), &path),
+                    Verdict::Allow => {
+                        metrics::authorization("allowed");
+                        route_at(&self.state, &Request::from_parts(parts, ()), &path)
+                    }
                     Verdict::Forbid(reason) => {
+                        metrics::authorization("denied");
                         tracing::debug!(user = user.name, verb, path, reason, "forbidden");
                         status::forbidden(&user.name, &verb, &path, &reason, pretty)
                     }
                     Verdict::Error(error) => {
+                        metrics::authorization("error");
                         let uri = parts
                             .uri
                             .path_and_query()
