@@ -1,7 +1,7 @@
 //! Delegated authentication, in upstream's order (`DelegatingAuthenticatorConfig.New`):
 //!
 //! ```text
-//! FailOnError( AuthenticatedGroupAdder( Union[ requestHeader?, x509?, bearerToken? ] ), anonymous )
+//! FailOnError( AuthenticatedGroupAdder( Union[ requestHeader?, x509?, bearerToken?, websocket? ] ), anonymous )
 //! ```
 //!
 //! Each authenticator answers "this user", "not me" or an error. The first user wins; if none
@@ -82,10 +82,12 @@ impl Authenticator {
                 Answer::Error(e) => errors.push(e),
             }
         }
-        match self.bearer(headers).await {
-            Answer::User(user) => return Outcome::User(with_authenticated(user)),
-            Answer::NotMe => {}
-            Answer::Error(e) => errors.push(e),
+        for answer in [self.bearer(headers).await, self.websocket(headers).await] {
+            match answer {
+                Answer::User(user) => return Outcome::User(with_authenticated(user)),
+                Answer::NotMe => {}
+                Answer::Error(e) => errors.push(e),
+            }
         }
         if errors.is_empty() {
             Outcome::User(User::anonymous())
@@ -227,6 +229,85 @@ impl Authenticator {
             Ok(None) => Answer::Error("invalid bearer token".to_owned()),
             Err(e) => Answer::Error(e),
         }
+    }
+}
+
+impl Authenticator {
+    /// `websocket.NewProtocolAuthenticator`: a WebSocket upgrade carrying the token as the
+    /// subprotocol `base64url.bearer.authorization.k8s.io.<base64url(token)>`.
+    async fn websocket(&self, headers: &mut HeaderMap) -> Answer {
+        let Some(reviewer) = &self.tokens else {
+            return Answer::NotMe;
+        };
+        let protocols = match websocket_token(headers) {
+            Ok(None) => return Answer::NotMe,
+            Ok(Some(found)) => found,
+            Err(e) => return Answer::Error(e.to_owned()),
+        };
+        match reviewer.review(&protocols.token).await {
+            Ok(Some(user)) => {
+                if let Ok(rest) = http::HeaderValue::from_str(&protocols.others.join(",")) {
+                    headers.insert(WEBSOCKET_PROTOCOL, rest);
+                }
+                Answer::User(user)
+            }
+            Ok(None) => Answer::Error("invalid bearer token".to_owned()),
+            Err(e) => Answer::Error(e),
+        }
+    }
+}
+
+const WEBSOCKET_PROTOCOL: &str = "sec-websocket-protocol";
+const BEARER_PROTOCOL_PREFIX: &str = "base64url.bearer.authorization.k8s.io.";
+
+/// A token found among the WebSocket subprotocols, and the other subprotocols.
+#[derive(Debug, PartialEq, Eq)]
+struct WebsocketToken {
+    token: String,
+    others: Vec<String>,
+}
+
+/// `ProtocolAuthenticator.AuthenticateRequest`'s parsing: only for WebSocket upgrades; at most
+/// one token protocol, base64url without padding, UTF-8, and at least one other protocol.
+fn websocket_token(headers: &HeaderMap) -> Result<Option<WebsocketToken>, &'static str> {
+    let has_token = |name: http::header::HeaderName, wanted: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(wanted)))
+                .unwrap_or(false)
+        })
+    };
+    if !has_token(http::header::CONNECTION, "upgrade")
+        || !has_token(http::header::UPGRADE, "websocket")
+    {
+        return Ok(None);
+    }
+    use base64::Engine;
+    let mut token = None;
+    let mut others = Vec::new();
+    for value in headers.get_all(WEBSOCKET_PROTOCOL) {
+        let Ok(value) = value.to_str() else { continue };
+        for protocol in value.split(',').map(str::trim) {
+            let Some(encoded) = protocol.strip_prefix(BEARER_PROTOCOL_PREFIX) else {
+                others.push(protocol.to_owned());
+                continue;
+            };
+            if token.is_some() {
+                return Err("multiple base64.bearer.authorization tokens specified");
+            }
+            let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(encoded)
+                .map_err(|_| "invalid base64.bearer.authorization token encoding")?;
+            token = Some(
+                String::from_utf8(decoded)
+                    .map_err(|_| "invalid base64.bearer.authorization token")?,
+            );
+        }
+    }
+    match token {
+        Some(t) if !t.is_empty() && others.is_empty() => Err("missing additional subprotocol"),
+        Some(t) if !t.is_empty() => Ok(Some(WebsocketToken { token: t, others })),
+        _ => Ok(None),
     }
 }
 
