@@ -6,6 +6,7 @@
 mod identities;
 mod kubeadm;
 mod lookup;
+mod outage;
 mod starvation;
 mod support;
 mod tls;
