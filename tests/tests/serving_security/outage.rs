@@ -12,7 +12,8 @@ use crate::support::{
     service_account_token, wait_serving,
 };
 
-#[tokio::test]
+// The proxy relays on the runtime while curl blocks the test's thread: two workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_apiserver_fails_closed_as_upstream() -> anyhow::Result<()> {
     let Some(env) = TestEnv::get().await else {
         return Ok(());
