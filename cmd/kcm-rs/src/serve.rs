@@ -235,6 +235,7 @@ impl Handler for Chain {
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok()),
         );
+        let mut close_after = false;
         let mut response = match self
             .authenticator
             .authenticate(&peer.certificates, &mut parts.headers)
@@ -249,10 +250,14 @@ impl Handler for Chain {
                     reasons = errors.join("; "),
                     "Unable to authenticate the request"
                 );
-                status::unauthorized(pretty)
+                let mut response = status::unauthorized(pretty);
+                response.extensions_mut().insert(listener::CloseAfter);
+                response
             }
             Outcome::User(user) => {
                 metrics::authentication("success");
+                // Anonymous HTTP/2 clients get one request per connection, as upstream.
+                close_after = user.name == authn::ANONYMOUS;
                 let verb = parts.method.as_str().to_ascii_lowercase();
                 // Go's URL.Path is percent-decoded; authorization and routing both see that.
                 let Some(path) = decode_path(parts.uri.path()) else {
@@ -281,6 +286,9 @@ impl Handler for Chain {
                 }
             }
         };
+        if close_after {
+            response.extensions_mut().insert(listener::CloseAfter);
+        }
         // WithCacheControl.
         response.headers_mut().insert(
             header::CACHE_CONTROL,

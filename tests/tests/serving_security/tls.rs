@@ -126,3 +126,60 @@ async fn the_default_certificate_is_a_self_signed_chain_and_tls11_is_refused() -
     }
     Ok(())
 }
+
+/// Whether curl reused its HTTP/2 connection for a second request.
+fn second_request_reused(port: u16, cert: Option<&testenv::pki::Pair>) -> anyhow::Result<bool> {
+    let url = format!("https://127.0.0.1:{port}/healthz");
+    let mut curl = Command::new("curl");
+    curl.args(["-sk", "--http2", "-v", "-o", "/dev/null", "-o", "/dev/null"]);
+    if let Some(pair) = cert {
+        curl.arg("--cert")
+            .arg(&pair.cert)
+            .arg("--key")
+            .arg(&pair.key);
+    }
+    let out = curl.args([&url, &url]).output()?;
+    let log = String::from_utf8_lossy(&out.stderr);
+    anyhow::ensure!(log.contains("HTTP/2 200"), "no HTTP/2 answer:\n{log}");
+    Ok(log.contains("Re-using existing connection"))
+}
+
+/// UnauthenticatedHTTP2DOSMitigation: an anonymous HTTP/2 client gets its answer and then a
+/// GOAWAY, an authenticated one keeps its connection (kcm-rs and upstream).
+#[tokio::test]
+async fn anonymous_http2_connections_serve_one_request() -> anyhow::Result<()> {
+    let Some(env) = TestEnv::get().await else {
+        return Ok(());
+    };
+    let _exclusive = env.controller_lock().await;
+    let certs = Certificates::new(env, "h2")?;
+    let masters = certs.client("h2-admin", "h2-admin", &["system:masters"])?;
+    for upstream in [false, true] {
+        let port = free_port()?;
+        let flags = vec![
+            format!("--secure-port={port}"),
+            "--bind-address=127.0.0.1".to_owned(),
+            format!("--client-ca-file={}", certs.client_ca.ca_cert().display()),
+        ];
+        let manager = if upstream {
+            Manager::upstream(env, &flags).await?
+        } else {
+            Manager::kcm_rs(env, &flags).await?
+        };
+        wait_serving(port, &manager).await?;
+        let anonymous = second_request_reused(port, None)?;
+        let authenticated = second_request_reused(port, Some(&masters))?;
+        println!(
+            "{}: HTTP/2 connection reused — anonymous {anonymous}, masters cert {authenticated}",
+            manager.label()
+        );
+        assert_eq!(
+            (anonymous, authenticated),
+            (false, true),
+            "{}",
+            manager.label()
+        );
+        manager.stop().await?;
+    }
+    Ok(())
+}

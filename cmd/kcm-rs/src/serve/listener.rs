@@ -279,19 +279,26 @@ async fn serve_connection<H: Handler>(
         inner: tls_stream,
         activity: activity.clone(),
     };
+    let goaway = Arc::new(tokio::sync::Notify::new());
     let service = {
         let busy = busy.clone();
         let activity = activity.clone();
+        let goaway = goaway.clone();
         service_fn(move |request| {
             let handler = handler.clone();
             let peer = peer.clone();
             let busy = busy.clone();
             let activity = activity.clone();
+            let goaway = goaway.clone();
             async move {
+                let http2 = request.version() == http::Version::HTTP_2;
                 busy.fetch_add(1, Ordering::AcqRel);
-                let response = handler.handle(request, peer).await;
+                let mut response = handler.handle(request, peer).await;
                 busy.fetch_sub(1, Ordering::AcqRel);
                 activity.touch();
+                if response.extensions_mut().remove::<CloseAfter>().is_some() && http2 {
+                    goaway.notify_one();
+                }
                 Ok::<_, std::convert::Infallible>(response)
             }
         })
@@ -309,16 +316,35 @@ async fn serve_connection<H: Handler>(
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let connection = builder.serve_connection(TokioIo::new(io), service);
     let idle = idle_watch(&activity, &busy, limits.idle_timeout);
-    tokio::select! {
-        _ = close.cancelled() => {}
-        _ = idle => tracing::debug!(%address, "closing an idle connection"),
-        result = connection => {
-            if let Err(error) = result {
-                tracing::debug!(%error, %address, "connection ended with an error");
+    tokio::pin!(connection, idle);
+    let mut shutting_down = false;
+    loop {
+        tokio::select! {
+            _ = close.cancelled() => return,
+            _ = &mut idle => {
+                tracing::debug!(%address, "closing an idle connection");
+                return;
+            }
+            _ = goaway.notified(), if !shutting_down => {
+                // GOAWAY after the response in flight: Go's `Connection: close` on HTTP/2.
+                shutting_down = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, %address, "connection ended with an error");
+                }
+                return;
             }
         }
     }
 }
+
+/// A response extension: serve this response, then close the connection if it is HTTP/2
+/// (upstream's UnauthenticatedHTTP2DOSMitigation: `Connection: close` for anonymous and
+/// unauthenticated HTTP/2 requests, so they cannot hold an expensive HTTP/2 connection open).
+#[derive(Debug, Clone, Copy)]
+pub struct CloseAfter;
 
 /// Resolves once the connection has had nothing in flight and no traffic for `idle`.
 async fn idle_watch(activity: &Activity, busy: &AtomicUsize, idle: Duration) {
