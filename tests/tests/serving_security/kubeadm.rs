@@ -138,3 +138,35 @@ async fn kubeadms_command_line_starts_and_its_probes_pass() -> anyhow::Result<()
     }
     Ok(())
 }
+
+/// A bad serving value exits 2 naming the flag, before anything starts.
+#[test]
+fn bad_serving_values_exit_2_naming_the_flag() -> anyhow::Result<()> {
+    let binary = kcm_rs_binary()?;
+    for (arg, needle) in [
+        ("--tls-min-version=VersionTLS11", "--tls-min-version"),
+        (
+            "--tls-cipher-suites=TLS_RSA_WITH_RC4_128_SHA",
+            "--tls-cipher-suites",
+        ),
+        (
+            "--tls-cipher-suites=NOPE",
+            "Cipher suite NOPE not supported",
+        ),
+        (
+            "--authorization-always-allow-paths=/a*b",
+            "--authorization-always-allow-paths",
+        ),
+        (
+            "--requestheader-username-headers=,",
+            "--requestheader-username-headers",
+        ),
+        ("--tls-curve-preferences=25", "--tls-curve-preferences"),
+    ] {
+        let out = Command::new(&binary).arg(arg).output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{arg}: {stderr}");
+        assert!(stderr.contains(needle), "{arg}: {stderr}");
+    }
+    Ok(())
+}

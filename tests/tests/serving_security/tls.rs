@@ -183,3 +183,47 @@ async fn anonymous_http2_connections_serve_one_request() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `--cert-dir`: the pair is generated once as `kube-controller-manager.{crt,key}` and the same
+/// certificate is served again after a restart (kcm-rs and upstream).
+#[tokio::test]
+async fn cert_dir_pairs_are_written_once_and_reused() -> anyhow::Result<()> {
+    let Some(env) = TestEnv::get().await else {
+        return Ok(());
+    };
+    let _exclusive = env.controller_lock().await;
+    let certs = Certificates::new(env, "certdir")?;
+    for upstream in [false, true] {
+        let dir = certs.dir.join(format!("cert-dir-{upstream}"));
+        let mut served_subjects = Vec::new();
+        for _ in 0..2 {
+            let port = free_port()?;
+            let flags = vec![
+                format!("--secure-port={port}"),
+                "--bind-address=127.0.0.1".to_owned(),
+                format!("--cert-dir={}", dir.display()),
+            ];
+            let manager = if upstream {
+                Manager::upstream(env, &flags).await?
+            } else {
+                Manager::kcm_rs(env, &flags).await?
+            };
+            wait_serving(port, &manager).await?;
+            served_subjects.push(served(port, &[])?.0);
+            for file in ["kube-controller-manager.crt", "kube-controller-manager.key"] {
+                assert!(dir.join(file).is_file(), "{}: no {file}", manager.label());
+            }
+            manager.stop().await?;
+        }
+        println!("{upstream}: served {served_subjects:?}");
+        assert_eq!(
+            served_subjects[0], served_subjects[1],
+            "reused after a restart"
+        );
+        assert!(
+            served_subjects[0].contains("localhost@"),
+            "{served_subjects:?}"
+        );
+    }
+    Ok(())
+}
