@@ -26,6 +26,7 @@
 //!   [`quota`]: a pod-count ResourceQuota.
 //! - [`wait`]: polling with a deadline that reports the last thing it saw.
 //! - [`kcm`]: kcm-rs itself as a child process.
+//! - [`pki`]: CAs and client or serving certificates (openssl) for serving-port tests.
 //! - [`proxy`]: a TCP relay to the apiserver that a test can cut, for one client's outage.
 //! - [`process`]: child processes with logs under the environment directory, killed on drop
 //!   and by a reaper if the test binary dies; [`upstream`] runs the upstream
@@ -38,6 +39,7 @@ pub mod kcm;
 pub mod kubelet;
 pub mod namespace;
 pub mod nodes;
+pub mod pki;
 pub mod pods;
 pub mod process;
 pub mod proxy;

@@ -135,13 +135,13 @@ pub async fn start(
         extra_headers_prefix: header_flags.extra_headers_prefix.clone(),
     };
     trust::load_files(&trust, &names, cancel.clone()).map_err(ServeError::Delegation)?;
-    if let (true, Some(client)) = (
+    if let (true, Some(delegation)) = (
         trust.client_ca_source == Source::ConfigMap
             || trust.request_header_source == Source::ConfigMap,
         &authn_client,
     ) {
         lookup::start(
-            client.clone(),
+            delegation.watch.clone(),
             trust.clone(),
             authn_options.tolerate_lookup_failure,
             cancel.clone(),
@@ -150,8 +150,8 @@ pub async fn start(
         .map_err(ServeError::Delegation)?;
     }
     let tokens = match authn_client {
-        Some(client) => Some(
-            tokenreview::TokenReviewer::new(client, authn_options.token_cache_ttl)
+        Some(delegation) => Some(
+            tokenreview::TokenReviewer::new(delegation.reviews, authn_options.token_cache_ttl)
                 .map_err(ServeError::Delegation)?,
         ),
         None => None,
@@ -164,9 +164,9 @@ pub async fn start(
     let authorizer = Authorizer {
         groups: authz_options.always_allow_groups.clone(),
         paths: AlwaysAllowPaths::new(&authz_options.always_allow_paths),
-        webhook: authz_client.map(|client| {
+        webhook: authz_client.map(|delegation| {
             authz::SubjectAccessReviewer::new(
-                client,
+                delegation.reviews,
                 authz_options.allowed_ttl,
                 authz_options.denied_ttl,
             )
@@ -179,6 +179,7 @@ pub async fn start(
         cert_dir: options.serving.cert_dir.clone(),
         min_version: options.serving.tls_min_version,
         cipher_suites: options.serving.tls_cipher_suites.clone(),
+        curves: options.serving.tls_curve_preferences.clone(),
         http2: !options.serving.disable_http2,
         bind_ip: Some(options.bind_address),
     };
@@ -227,12 +228,21 @@ struct Chain {
 impl Handler for Chain {
     async fn handle(&self, request: Request<Incoming>, peer: Peer) -> Response<Full<Bytes>> {
         let (mut parts, _body) = request.into_parts();
+        let pretty = status::wants_pretty(
+            parts.uri.query(),
+            parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let mut close_after = false;
         let mut response = match self
             .authenticator
             .authenticate(&peer.certificates, &mut parts.headers)
             .await
         {
             Outcome::Unauthorized(errors) => {
+                metrics::authentication("failure");
                 // Upstream logs every failed authentication at error level.
                 tracing::error!(
                     client = %peer.address,
@@ -240,18 +250,31 @@ impl Handler for Chain {
                     reasons = errors.join("; "),
                     "Unable to authenticate the request"
                 );
-                status::unauthorized()
+                let mut response = status::unauthorized(pretty);
+                response.extensions_mut().insert(listener::CloseAfter);
+                response
             }
             Outcome::User(user) => {
+                metrics::authentication("success");
+                // Anonymous HTTP/2 clients get one request per connection, as upstream.
+                close_after = user.name == authn::ANONYMOUS;
                 let verb = parts.method.as_str().to_ascii_lowercase();
-                let path = parts.uri.path().to_owned();
+                // Go's URL.Path is percent-decoded; authorization and routing both see that.
+                let Some(path) = decode_path(parts.uri.path()) else {
+                    return text(StatusCode::BAD_REQUEST, "400 Bad Request".into());
+                };
                 match self.authorizer.authorize(&user, &verb, &path).await {
-                    Verdict::Allow => route(&self.state, &Request::from_parts(parts, ())),
+                    Verdict::Allow => {
+                        metrics::authorization("allowed");
+                        route_at(&self.state, &Request::from_parts(parts, ()), &path)
+                    }
                     Verdict::Forbid(reason) => {
+                        metrics::authorization("denied");
                         tracing::debug!(user = user.name, verb, path, reason, "forbidden");
-                        status::forbidden(&user.name, &verb, &path, &reason)
+                        status::forbidden(&user.name, &verb, &path, &reason, pretty)
                     }
                     Verdict::Error(error) => {
+                        metrics::authorization("error");
                         let uri = parts
                             .uri
                             .path_and_query()
@@ -263,6 +286,9 @@ impl Handler for Chain {
                 }
             }
         };
+        if close_after {
+            response.extensions_mut().insert(listener::CloseAfter);
+        }
         // WithCacheControl.
         response.headers_mut().insert(
             header::CACHE_CONTROL,
@@ -273,7 +299,36 @@ impl Handler for Chain {
 }
 
 /// Routes one request. Kept synchronous: every handler only reads in-memory state.
+#[cfg(test)]
 pub fn route<B>(state: &ServingState, req: &Request<B>) -> Response<Full<Bytes>> {
+    route_at(state, req, req.uri().path())
+}
+
+/// `url.PathUnescape` as Go's server applies it to the request path: `None` for a malformed
+/// escape or a result that is not UTF-8 (Go answers those 400 before any handler).
+pub fn decode_path(raw: &str) -> Option<String> {
+    if !raw.contains('%') {
+        return Some(raw.to_owned());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let value = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+            out.push(value);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Routes a request to the (decoded) `path`.
+fn route_at<B>(state: &ServingState, req: &Request<B>, path: &str) -> Response<Full<Bytes>> {
     let query = req.uri().query().unwrap_or("");
     let verbose = query
         .split('&')
@@ -283,7 +338,7 @@ pub fn route<B>(state: &ServingState, req: &Request<B>) -> Response<Full<Bytes>>
         .filter_map(|kv| kv.strip_prefix("exclude="))
         .map(str::to_string)
         .collect();
-    match req.uri().path() {
+    match path {
         "/healthz" => report(state.checks.healthz(&excluded), verbose, "healthz"),
         "/livez" => text(
             StatusCode::OK,

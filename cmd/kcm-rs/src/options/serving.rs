@@ -76,6 +76,11 @@ pub struct ServingFlags {
     #[arg(long, value_name = "NAMES", action = ArgAction::Append, allow_hyphen_values = true, help_heading = SERVING)]
     pub tls_cipher_suites: Vec<String>,
 
+    /// Comma-separated list of numeric Go crypto/tls CurveID values, in preference order, for
+    /// the key exchange: 23 (P-256), 24 (P-384), 29 (X25519). If omitted, the defaults are used.
+    #[arg(long, value_name = "IDS", action = ArgAction::Append, allow_hyphen_values = true, help_heading = SERVING)]
+    pub tls_curve_preferences: Vec<String>,
+
     /// A pair of x509 certificate and private key file paths, optionally suffixed with a list of
     /// domain patterns. Not implemented by kcm-rs: giving it is an error.
     #[arg(long, value_name = "CERT,KEY[:NAMES]", action = ArgAction::Append, allow_hyphen_values = true, help_heading = SERVING)]
@@ -196,6 +201,8 @@ pub struct ServingConfig {
     pub tls_min_version: TlsMinVersion,
     /// Go cipher-suite names, each one kcm-rs implements (checked); empty = the defaults.
     pub tls_cipher_suites: Vec<String>,
+    /// Go CurveIDs kcm-rs implements (checked), in preference order; empty = the defaults.
+    pub tls_curve_preferences: Vec<u16>,
     pub http2_max_streams: u32,
     pub disable_http2: bool,
     pub permit_port_sharing: bool,
@@ -244,6 +251,7 @@ impl Default for ServingConfig {
             cert_dir: None,
             tls_min_version: TlsMinVersion::Tls12,
             tls_cipher_suites: Vec::new(),
+            tls_curve_preferences: Vec::new(),
             http2_max_streams: serving_defaults::HTTP2_MAX_STREAMS,
             disable_http2: false,
             permit_port_sharing: false,
@@ -350,6 +358,18 @@ pub fn resolve(flags: &ServingFlags) -> Result<ServingConfig, Vec<String>> {
             "--tls-cipher-suites: names only TLS 1.3 suites, which leaves TLS 1.2 with none; add a TLS 1.2 suite or set --tls-min-version=VersionTLS13".to_owned(),
         );
     }
+    let mut tls_curve_preferences = Vec::new();
+    for id in csv(&flags.tls_curve_preferences) {
+        match id.trim().parse::<u16>() {
+            Ok(id @ (23 | 24 | 29)) => tls_curve_preferences.push(id),
+            Ok(id) => problems.push(format!(
+                "--tls-curve-preferences: curve {id} is not implemented by kcm-rs's TLS library (use 23 P-256, 24 P-384 or 29 X25519)"
+            )),
+            Err(_) => problems.push(format!(
+                "--tls-curve-preferences: {id:?} is not a numeric Go CurveID"
+            )),
+        }
+    }
     if !flags.tls_sni_cert_key.is_empty() {
         problems.push(
             "--tls-sni-cert-key: kcm-rs does not implement SNI certificates; serve one certificate with --tls-cert-file/--tls-private-key-file".to_owned(),
@@ -439,6 +459,7 @@ pub fn resolve(flags: &ServingFlags) -> Result<ServingConfig, Vec<String>> {
         cert_dir: path(&flags.cert_dir),
         tls_min_version,
         tls_cipher_suites,
+        tls_curve_preferences,
         http2_max_streams,
         disable_http2: flags.disable_http2_serving,
         permit_port_sharing: flags.permit_port_sharing,

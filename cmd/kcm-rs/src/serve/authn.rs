@@ -1,7 +1,7 @@
 //! Delegated authentication, in upstream's order (`DelegatingAuthenticatorConfig.New`):
 //!
 //! ```text
-//! FailOnError( AuthenticatedGroupAdder( Union[ requestHeader?, x509?, bearerToken? ] ), anonymous )
+//! FailOnError( AuthenticatedGroupAdder( Union[ requestHeader?, x509?, bearerToken?, websocket? ] ), anonymous )
 //! ```
 //!
 //! Each authenticator answers "this user", "not me" or an error. The first user wins; if none
@@ -82,10 +82,12 @@ impl Authenticator {
                 Answer::Error(e) => errors.push(e),
             }
         }
-        match self.bearer(headers).await {
-            Answer::User(user) => return Outcome::User(with_authenticated(user)),
-            Answer::NotMe => {}
-            Answer::Error(e) => errors.push(e),
+        for answer in [self.bearer(headers).await, self.websocket(headers).await] {
+            match answer {
+                Answer::User(user) => return Outcome::User(with_authenticated(user)),
+                Answer::NotMe => {}
+                Answer::Error(e) => errors.push(e),
+            }
         }
         if errors.is_empty() {
             Outcome::User(User::anonymous())
@@ -230,6 +232,85 @@ impl Authenticator {
     }
 }
 
+impl Authenticator {
+    /// `websocket.NewProtocolAuthenticator`: a WebSocket upgrade carrying the token as the
+    /// subprotocol `base64url.bearer.authorization.k8s.io.<base64url(token)>`.
+    async fn websocket(&self, headers: &mut HeaderMap) -> Answer {
+        let Some(reviewer) = &self.tokens else {
+            return Answer::NotMe;
+        };
+        let protocols = match websocket_token(headers) {
+            Ok(None) => return Answer::NotMe,
+            Ok(Some(found)) => found,
+            Err(e) => return Answer::Error(e.to_owned()),
+        };
+        match reviewer.review(&protocols.token).await {
+            Ok(Some(user)) => {
+                if let Ok(rest) = http::HeaderValue::from_str(&protocols.others.join(",")) {
+                    headers.insert(WEBSOCKET_PROTOCOL, rest);
+                }
+                Answer::User(user)
+            }
+            Ok(None) => Answer::Error("invalid bearer token".to_owned()),
+            Err(e) => Answer::Error(e),
+        }
+    }
+}
+
+const WEBSOCKET_PROTOCOL: &str = "sec-websocket-protocol";
+const BEARER_PROTOCOL_PREFIX: &str = "base64url.bearer.authorization.k8s.io.";
+
+/// A token found among the WebSocket subprotocols, and the other subprotocols.
+#[derive(Debug, PartialEq, Eq)]
+struct WebsocketToken {
+    token: String,
+    others: Vec<String>,
+}
+
+/// `ProtocolAuthenticator.AuthenticateRequest`'s parsing: only for WebSocket upgrades; at most
+/// one token protocol, base64url without padding, UTF-8, and at least one other protocol.
+fn websocket_token(headers: &HeaderMap) -> Result<Option<WebsocketToken>, &'static str> {
+    let has_token = |name: http::header::HeaderName, wanted: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(wanted)))
+                .unwrap_or(false)
+        })
+    };
+    if !has_token(http::header::CONNECTION, "upgrade")
+        || !has_token(http::header::UPGRADE, "websocket")
+    {
+        return Ok(None);
+    }
+    use base64::Engine;
+    let mut token = None;
+    let mut others = Vec::new();
+    for value in headers.get_all(WEBSOCKET_PROTOCOL) {
+        let Ok(value) = value.to_str() else { continue };
+        for protocol in value.split(',').map(str::trim) {
+            let Some(encoded) = protocol.strip_prefix(BEARER_PROTOCOL_PREFIX) else {
+                others.push(protocol.to_owned());
+                continue;
+            };
+            if token.is_some() {
+                return Err("multiple base64.bearer.authorization tokens specified");
+            }
+            let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(encoded)
+                .map_err(|_| "invalid base64.bearer.authorization token encoding")?;
+            token = Some(
+                String::from_utf8(decoded)
+                    .map_err(|_| "invalid base64.bearer.authorization token")?,
+            );
+        }
+    }
+    match token {
+        Some(t) if !t.is_empty() && others.is_empty() => Err("missing additional subprotocol"),
+        Some(t) if !t.is_empty() => Ok(Some(WebsocketToken { token: t, others })),
+        _ => Ok(None),
+    }
+}
+
 /// `Authorization: Bearer <token>`, scheme case-insensitive; anything else is "not me".
 pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
     let value = headers
@@ -255,29 +336,9 @@ fn with_authenticated(mut user: User) -> User {
     user
 }
 
-/// `headerrequest.unescapeExtraKey`: lowercase, then URL-unescape (invalid escapes stay as is).
+/// `headerrequest.unescapeExtraKey`: URL-unescaped, or as is when the escape is malformed.
 fn unescape_extra_key(key: &str) -> String {
-    let bytes = key.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(_) => key.to_owned(),
-    }
+    super::decode_path(key).unwrap_or_else(|| key.to_owned())
 }
 
 /// What authentication reads from a verified client certificate.

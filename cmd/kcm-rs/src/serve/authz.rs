@@ -112,6 +112,7 @@ impl Authorizer {
 /// SubjectAccessReviews with a cache.
 pub struct SubjectAccessReviewer {
     client: kube::Client,
+    bucket: kcm_shared::token_bucket::TokenBucket,
     allowed_ttl: Duration,
     denied_ttl: Duration,
     cache: Mutex<HashMap<String, (Instant, Decision)>>,
@@ -121,6 +122,7 @@ impl SubjectAccessReviewer {
     pub fn new(client: kube::Client, allowed_ttl: Duration, denied_ttl: Duration) -> Self {
         SubjectAccessReviewer {
             client,
+            bucket: retry::bucket(),
             allowed_ttl,
             denied_ttl,
             cache: Mutex::new(HashMap::new()),
@@ -145,7 +147,7 @@ impl SubjectAccessReviewer {
             spec,
             ..Default::default()
         };
-        let created = retry::with_backoff("subjectaccessreviews", || async {
+        let created = retry::with_backoff("subjectaccessreviews", &self.bucket, || async {
             api.create(&PostParams::default(), &review).await
         })
         .await?;
@@ -194,4 +196,4 @@ fn spec(user: &User, verb: &str, path: &str) -> SubjectAccessReviewSpec {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

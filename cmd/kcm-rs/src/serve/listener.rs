@@ -3,7 +3,8 @@
 //! * Accept errors (EMFILE, ENFILE, ENOBUFS, …) back off like Go's `http.Server.Serve`: 5 ms,
 //!   doubling to 1 s, reset by the next success. Without it a full descriptor table turns the
 //!   accept loop into a busy spin (the socket stays readable while accept fails).
-//! * At most [`Limits::max_connections`] connections are held. When a new one arrives at the cap,
+//! * At most [`Limits::max_connections`] connections are held (lowered, down to 4, each time
+//!   accept runs out of descriptors). When a new one arrives at the cap,
 //!   or accept fails for want of descriptors, the oldest *idle* connection (TLS handshake not
 //!   done, or no request in flight) is closed, so a prober always gets in: idle connections
 //!   cannot lock `/healthz` out. Upstream has no cap; this is a kcm-rs hardening.
@@ -126,6 +127,9 @@ impl Table {
     }
 }
 
+/// The cap never goes below this, so probes and scrapes still get in.
+const MIN_CONNECTIONS: usize = 4;
+
 /// Go's `Serve` backoff on temporary accept errors.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
@@ -140,6 +144,9 @@ pub async fn serve<H: Handler>(
 ) {
     let table = Arc::new(Mutex::new(Table::default()));
     let mut backoff = Duration::ZERO;
+    // Lowered when accept runs out of descriptors: the cap guessed from RLIMIT_NOFILE was too
+    // high for what the rest of the process needs (or the limit was lowered since).
+    let mut cap = limits.max_connections;
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -157,8 +164,23 @@ pub async fn serve<H: Handler>(
                 } else {
                     (backoff * 2).min(ACCEPT_BACKOFF_MAX)
                 };
-                // Out of descriptors: give one back by closing the oldest idle connection.
-                let evicted = is_out_of_descriptors(&error) && table.lock().evict_idle();
+                // Out of descriptors: give one back by closing the oldest idle connection, and
+                // hold fewer connections from now on so the controllers keep some.
+                let evicted = if is_out_of_descriptors(&error) {
+                    let mut t = table.lock();
+                    let lowered = t.slots.len().saturating_sub(1).max(MIN_CONNECTIONS);
+                    if lowered < cap {
+                        tracing::warn!(
+                            from = cap,
+                            to = lowered,
+                            "out of file descriptors: lowering the connection cap"
+                        );
+                        cap = lowered;
+                    }
+                    t.evict_idle()
+                } else {
+                    false
+                };
                 log_accept_error(&error, backoff, evicted);
                 tokio::select! {
                     _ = cancel.cancelled() => return,
@@ -169,7 +191,7 @@ pub async fn serve<H: Handler>(
         };
         let (id, slot_busy, close) = {
             let mut t = table.lock();
-            if t.slots.len() >= limits.max_connections && !t.evict_idle() {
+            if t.slots.len() >= cap && !t.evict_idle() {
                 // Every connection has a request in flight: refuse this one.
                 drop(stream);
                 tracing::debug!(%address, "connection limit reached; closing a new connection");
@@ -257,19 +279,26 @@ async fn serve_connection<H: Handler>(
         inner: tls_stream,
         activity: activity.clone(),
     };
+    let goaway = Arc::new(tokio::sync::Notify::new());
     let service = {
         let busy = busy.clone();
         let activity = activity.clone();
+        let goaway = goaway.clone();
         service_fn(move |request| {
             let handler = handler.clone();
             let peer = peer.clone();
             let busy = busy.clone();
             let activity = activity.clone();
+            let goaway = goaway.clone();
             async move {
+                let http2 = request.version() == http::Version::HTTP_2;
                 busy.fetch_add(1, Ordering::AcqRel);
-                let response = handler.handle(request, peer).await;
+                let mut response = handler.handle(request, peer).await;
                 busy.fetch_sub(1, Ordering::AcqRel);
                 activity.touch();
+                if response.extensions_mut().remove::<CloseAfter>().is_some() && http2 {
+                    goaway.notify_one();
+                }
                 Ok::<_, std::convert::Infallible>(response)
             }
         })
@@ -287,16 +316,35 @@ async fn serve_connection<H: Handler>(
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let connection = builder.serve_connection(TokioIo::new(io), service);
     let idle = idle_watch(&activity, &busy, limits.idle_timeout);
-    tokio::select! {
-        _ = close.cancelled() => {}
-        _ = idle => tracing::debug!(%address, "closing an idle connection"),
-        result = connection => {
-            if let Err(error) = result {
-                tracing::debug!(%error, %address, "connection ended with an error");
+    tokio::pin!(connection, idle);
+    let mut shutting_down = false;
+    loop {
+        tokio::select! {
+            _ = close.cancelled() => return,
+            _ = &mut idle => {
+                tracing::debug!(%address, "closing an idle connection");
+                return;
+            }
+            _ = goaway.notified(), if !shutting_down => {
+                // GOAWAY after the response in flight: Go's `Connection: close` on HTTP/2.
+                shutting_down = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, %address, "connection ended with an error");
+                }
+                return;
             }
         }
     }
 }
+
+/// A response extension: serve this response, then close the connection if it is HTTP/2
+/// (upstream's UnauthenticatedHTTP2DOSMitigation: `Connection: close` for anonymous and
+/// unauthenticated HTTP/2 requests, so they cannot hold an expensive HTTP/2 connection open).
+#[derive(Debug, Clone, Copy)]
+pub struct CloseAfter;
 
 /// Resolves once the connection has had nothing in flight and no traffic for `idle`.
 async fn idle_watch(activity: &Activity, busy: &AtomicUsize, idle: Duration) {
@@ -411,3 +459,6 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
     socket.bind(addr)?;
     socket.listen(1024)
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use tokio_util::sync::CancellationToken;
 
 use super::trust::{CaBundle, RequestHeader, Source, Trust};
@@ -50,7 +50,10 @@ pub async fn start(
     }
     tokio::spawn(async move {
         let config = watcher::Config::default().fields(&format!("metadata.name={NAME}"));
-        let mut events = watcher::watcher(api.clone(), config).boxed();
+        // Failures back off as client-go's reflector does (kube's default backoff).
+        let mut events = watcher::watcher(api.clone(), config)
+            .default_backoff()
+            .boxed();
         let mut refresh = tokio::time::interval(REFRESH);
         refresh.tick().await;
         loop {
@@ -66,7 +69,6 @@ pub async fn start(
                     Some(Ok(_)) => {}
                     Some(Err(error)) => {
                         tracing::debug!(%error, "watching configmap {NAMESPACE}/{NAME}");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                     None => return,
                 },

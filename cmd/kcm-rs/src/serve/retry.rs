@@ -1,20 +1,35 @@
 //! Retries of a delegated call (`DefaultAuthWebhookRetryBackoff`: 500 ms × 1.5, jitter 0.2,
 //! 5 steps), for the failures upstream's `DefaultShouldRetry` retries: 429, 500, 504 and
-//! timeouts. A refused connection is not retried, so an apiserver outage fails fast.
+//! timeouts. A refused connection is not retried, so an apiserver outage fails fast. Every
+//! attempt first takes a token from the delegation's bucket (upstream's delegated clients run at
+//! QPS 200, burst 400), so a flood of new tokens cannot hammer the apiserver.
 
 use std::future::Future;
 use std::time::Duration;
 
+use kcm_shared::token_bucket::TokenBucket;
 use rand::Rng;
 
 const STEPS: u32 = 5;
 const INITIAL: Duration = Duration::from_millis(500);
 const FACTOR: f64 = 1.5;
 const JITTER: f64 = 0.2;
+/// Upstream's delegated clients' client-side rate limit.
+pub const QPS: f64 = 200.0;
+pub const BURST: u32 = 400;
+
+/// The bucket of one delegation client.
+pub fn bucket() -> TokenBucket {
+    TokenBucket::new(QPS, BURST)
+}
 
 /// Calls `f` until it succeeds, fails in a way not worth retrying, or the steps run out; the
 /// error text names the resource and the cause.
-pub async fn with_backoff<T, F, Fut>(resource: &str, mut f: F) -> Result<T, String>
+pub async fn with_backoff<T, F, Fut>(
+    resource: &str,
+    bucket: &TokenBucket,
+    mut f: F,
+) -> Result<T, String>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, kube::Error>>,
@@ -22,6 +37,10 @@ where
     let mut delay = INITIAL;
     let mut step = 1;
     loop {
+        let wait = bucket.reserve();
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         match f().await {
             Ok(value) => {
                 super::metrics::delegated(resource, "201");

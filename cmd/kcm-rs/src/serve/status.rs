@@ -8,7 +8,7 @@ use http_body_util::Full;
 use serde_json::json;
 
 /// `{"kind":"Status",…,"reason":"Unauthorized","code":401}`.
-pub fn unauthorized() -> Response<Full<Bytes>> {
+pub fn unauthorized(pretty: bool) -> Response<Full<Bytes>> {
     let body = json!({
         "kind": "Status",
         "apiVersion": "v1",
@@ -18,11 +18,17 @@ pub fn unauthorized() -> Response<Full<Bytes>> {
         "reason": "Unauthorized",
         "code": 401,
     });
-    status_json(StatusCode::UNAUTHORIZED, &body, false)
+    status_json(StatusCode::UNAUTHORIZED, &body, false, pretty)
 }
 
 /// `forbidden: User "<name>" cannot <verb> path "<path>"[: <reason>]`.
-pub fn forbidden(user: &str, verb: &str, path: &str, reason: &str) -> Response<Full<Bytes>> {
+pub fn forbidden(
+    user: &str,
+    verb: &str,
+    path: &str,
+    reason: &str,
+    pretty: bool,
+) -> Response<Full<Bytes>> {
     let subject = sanitize(&format!(
         "User {} cannot {verb} path {}",
         go_quote(user),
@@ -43,7 +49,7 @@ pub fn forbidden(user: &str, verb: &str, path: &str, reason: &str) -> Response<F
         "details": {},
         "code": 403,
     });
-    status_json(StatusCode::FORBIDDEN, &body, true)
+    status_json(StatusCode::FORBIDDEN, &body, true, pretty)
 }
 
 /// `http.Error(w, "Internal Server Error: <quoted RequestURI>: <err>", 500)`.
@@ -60,9 +66,30 @@ pub fn internal_error(request_uri: &str, error: &str) -> Response<Full<Bytes>> {
         .unwrap_or_default()
 }
 
-/// Go's `json.Encoder` output: keys in struct order (serde_json's `json!` keeps insertion order
-/// with `preserve_order`; we write them by hand to be sure), HTML characters escaped, newline.
-fn status_json(code: StatusCode, body: &serde_json::Value, nosniff: bool) -> Response<Full<Bytes>> {
+/// `negotiation.isPrettyPrint`: `?pretty=<bool>` decides; else clients whose User-Agent starts
+/// with `curl`, `Wget` or `Mozilla/5.0` get indented JSON.
+pub fn wants_pretty(query: Option<&str>, user_agent: Option<&str>) -> bool {
+    if let Some(query) = query.filter(|q| q.contains("pretty")) {
+        let value = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("pretty="))
+            .unwrap_or_default();
+        if !value.is_empty() {
+            return matches!(value, "1" | "t" | "T" | "TRUE" | "true" | "True");
+        }
+    }
+    let agent = user_agent.unwrap_or_default();
+    agent.starts_with("curl") || agent.starts_with("Wget") || agent.starts_with("Mozilla/5.0")
+}
+
+/// Go's encoder output: fields in struct order, HTML characters escaped; compact with a
+/// trailing newline (`json.Encoder`), or indented by two spaces without one (`json.MarshalIndent`).
+fn status_json(
+    code: StatusCode,
+    body: &serde_json::Value,
+    nosniff: bool,
+    pretty: bool,
+) -> Response<Full<Bytes>> {
     const ORDER: [&str; 8] = [
         "kind",
         "apiVersion",
@@ -73,18 +100,23 @@ fn status_json(code: StatusCode, body: &serde_json::Value, nosniff: bool) -> Res
         "details",
         "code",
     ];
-    let mut out = String::from("{");
-    let mut first = true;
-    for key in ORDER {
-        if let Some(value) = body.get(key) {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(&format!("\"{key}\":{value}"));
-        }
-    }
-    out.push_str("}\n");
+    let fields: Vec<String> = ORDER
+        .iter()
+        .filter_map(|key| {
+            body.get(*key).map(|value| {
+                if pretty {
+                    format!("  \"{key}\": {value}")
+                } else {
+                    format!("\"{key}\":{value}")
+                }
+            })
+        })
+        .collect();
+    let out = if pretty {
+        format!("{{\n{}\n}}", fields.join(",\n"))
+    } else {
+        format!("{{{}}}\n", fields.join(","))
+    };
     let mut builder = Response::builder()
         .status(code)
         .header(header::CONTENT_TYPE, "application/json");

@@ -243,6 +243,16 @@ async fn a_replaced_certificate_file_is_served_without_a_restart() {
 }
 
 #[test]
+fn paths_are_percent_decoded_as_go_does() {
+    assert_eq!(decode_path("/metrics").as_deref(), Some("/metrics"));
+    assert_eq!(decode_path("/heal%74hz").as_deref(), Some("/healthz"));
+    assert_eq!(decode_path("/a%2Fb").as_deref(), Some("/a/b"));
+    assert_eq!(decode_path("/bad%zz"), None);
+    assert_eq!(decode_path("/short%4"), None);
+    assert_eq!(decode_path("/%ff"), None);
+}
+
+#[test]
 fn half_a_pair_is_an_error() {
     let trust = Arc::new(Trust::new(Source::None, Source::None));
     let mut tls = tls::TlsOptions {
@@ -251,6 +261,7 @@ fn half_a_pair_is_an_error() {
         cert_dir: None,
         min_version: Default::default(),
         cipher_suites: Vec::new(),
+        curves: Vec::new(),
         http2: true,
         bind_ip: None,
     };

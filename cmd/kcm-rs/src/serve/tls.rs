@@ -42,6 +42,8 @@ pub struct TlsOptions {
     pub min_version: TlsMinVersion,
     /// Go names, already checked by `options::serving`.
     pub cipher_suites: Vec<String>,
+    /// Go CurveIDs, already checked by `options::serving`.
+    pub curves: Vec<u16>,
     pub http2: bool,
     /// The address the self-signed certificate also names, when not unspecified.
     pub bind_ip: Option<std::net::IpAddr>,
@@ -96,7 +98,7 @@ impl ServingTls {
             }
         };
         let parts = Parts {
-            provider: Arc::new(provider(&options.cipher_suites)),
+            provider: Arc::new(provider(&options.cipher_suites, &options.curves)),
             versions: match options.min_version {
                 TlsMinVersion::Tls12 => vec![&rustls::version::TLS13, &rustls::version::TLS12],
                 TlsMinVersion::Tls13 => vec![&rustls::version::TLS13],
@@ -205,9 +207,22 @@ impl rustls::server::ResolvesServerCert for Fixed {
     }
 }
 
-/// The ring provider with `--tls-cipher-suites` applied to TLS 1.2 (Go ignores the list for 1.3).
-fn provider(names: &[String]) -> CryptoProvider {
+/// The ring provider with `--tls-cipher-suites` applied to TLS 1.2 (Go ignores the list for 1.3)
+/// and `--tls-curve-preferences` as the key-exchange groups, in that order.
+fn provider(names: &[String], curves: &[u16]) -> CryptoProvider {
+    use rustls::crypto::ring::kx_group;
     let mut provider = rustls::crypto::ring::default_provider();
+    if !curves.is_empty() {
+        provider.kx_groups = curves
+            .iter()
+            .filter_map(|id| match id {
+                23 => Some(kx_group::SECP256R1),
+                24 => Some(kx_group::SECP384R1),
+                29 => Some(kx_group::X25519),
+                _ => None,
+            })
+            .collect();
+    }
     if names.is_empty() {
         return provider;
     }

@@ -33,6 +33,7 @@ pub struct TokenReviewer {
 
 struct Inner {
     client: kube::Client,
+    bucket: kcm_shared::token_bucket::TokenBucket,
     ttl: Duration,
     hmac: ring::hmac::Key,
     state: Mutex<State>,
@@ -52,6 +53,7 @@ impl TokenReviewer {
         Ok(TokenReviewer {
             inner: Arc::new(Inner {
                 client,
+                bucket: retry::bucket(),
                 ttl,
                 hmac,
                 state: Mutex::new(State::default()),
@@ -123,7 +125,7 @@ impl TokenReviewer {
             },
             ..Default::default()
         };
-        let created = retry::with_backoff("tokenreviews", || async {
+        let created = retry::with_backoff("tokenreviews", &self.inner.bucket, || async {
             api.create(&PostParams::default(), &review).await
         })
         .await?;

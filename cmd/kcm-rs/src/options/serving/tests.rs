@@ -70,6 +70,11 @@ fn bad_values_name_the_flag() {
             "--http2-max-streams-per-connection",
         ),
         (&["--tls-sni-cert-key=a,b"], "--tls-sni-cert-key"),
+        (
+            &["--tls-curve-preferences=25"],
+            "curve 25 is not implemented",
+        ),
+        (&["--tls-curve-preferences=x"], "not a numeric Go CurveID"),
     ] {
         let problems = resolved(args).expect_err("invalid");
         assert!(

@@ -69,3 +69,71 @@ async fn nothing_configured_is_anonymous() {
         Outcome::User(User::anonymous())
     );
 }
+
+#[tokio::test]
+async fn a_token_the_apiserver_cannot_review_is_401_not_anonymous() {
+    let client = super::super::authz::tests::dead_client();
+    let authn = Authenticator {
+        trust: Arc::new(Trust::new(
+            super::super::trust::Source::None,
+            super::super::trust::Source::None,
+        )),
+        tokens: Some(
+            TokenReviewer::new(client, std::time::Duration::from_secs(10)).expect("reviewer"),
+        ),
+    };
+    let mut h = HeaderMap::new();
+    h.insert(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_static("Bearer abc"),
+    );
+    assert!(matches!(
+        authn.authenticate(&[], &mut h).await,
+        Outcome::Unauthorized(_)
+    ));
+    // No token: still anonymous.
+    assert_eq!(
+        authn.authenticate(&[], &mut HeaderMap::new()).await,
+        Outcome::User(User::anonymous())
+    );
+}
+
+#[test]
+fn websocket_tokens_follow_upstreams_rules() {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("my-token");
+    let mut h = HeaderMap::new();
+    let protocols = format!("{BEARER_PROTOCOL_PREFIX}{encoded}, v4.channel.k8s.io");
+    h.insert(
+        WEBSOCKET_PROTOCOL,
+        HeaderValue::from_str(&protocols).expect("value"),
+    );
+    assert_eq!(websocket_token(&h), Ok(None), "not an upgrade");
+    h.insert(
+        http::header::CONNECTION,
+        HeaderValue::from_static("keep-alive, Upgrade"),
+    );
+    h.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+    assert_eq!(
+        websocket_token(&h),
+        Ok(Some(WebsocketToken {
+            token: "my-token".into(),
+            others: vec!["v4.channel.k8s.io".into()],
+        }))
+    );
+    let alone = format!("{BEARER_PROTOCOL_PREFIX}{encoded}");
+    h.insert(
+        WEBSOCKET_PROTOCOL,
+        HeaderValue::from_str(&alone).expect("value"),
+    );
+    assert_eq!(websocket_token(&h), Err("missing additional subprotocol"));
+    let bad = format!("{BEARER_PROTOCOL_PREFIX}!!!, x");
+    h.insert(
+        WEBSOCKET_PROTOCOL,
+        HeaderValue::from_str(&bad).expect("value"),
+    );
+    assert_eq!(
+        websocket_token(&h),
+        Err("invalid base64.bearer.authorization token encoding")
+    );
+}

@@ -55,3 +55,40 @@ fn the_review_names_the_non_resource_path_and_verb() {
         serde_json::json!({"user":"u","uid":"1","groups":["g"],"nonResourceAttributes":{"path":"/metrics","verb":"get"}})
     );
 }
+
+/// A closed port: connection refused, not retried.
+pub(crate) fn dead_client() -> kube::Client {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let config = kube::Config::new(format!("https://127.0.0.1:{port}").parse().expect("uri"));
+    kube::Client::try_from(config).expect("client")
+}
+
+#[tokio::test]
+async fn a_failed_review_is_an_error_but_masters_and_paths_still_pass() {
+    let authorizer = Authorizer {
+        groups: vec!["system:masters".into()],
+        paths: AlwaysAllowPaths::new(&["/healthz".into()]),
+        webhook: Some(SubjectAccessReviewer::new(
+            dead_client(),
+            Duration::from_secs(10),
+            Duration::from_secs(10),
+        )),
+    };
+    assert!(matches!(
+        authorizer.authorize(&user(&[]), "get", "/metrics").await,
+        Verdict::Error(e) if e.contains("subjectaccessreviews")
+    ));
+    assert_eq!(
+        authorizer.authorize(&user(&[]), "get", "/healthz").await,
+        Verdict::Allow
+    );
+    assert_eq!(
+        authorizer
+            .authorize(&user(&["system:masters"]), "get", "/metrics")
+            .await,
+        Verdict::Allow
+    );
+}

@@ -37,7 +37,7 @@ fn the_self_signed_chain_is_upstreams_shape() {
 
 #[test]
 fn cipher_suite_lists_apply_to_tls12_only() {
-    let p = provider(&["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into()]);
+    let p = provider(&["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into()], &[]);
     let names: Vec<String> = p
         .cipher_suites
         .iter()
@@ -52,7 +52,7 @@ fn cipher_suite_lists_apply_to_tls12_only() {
         "{names:?}"
     );
     assert!(names.iter().any(|n| n.starts_with("TLS13_")), "{names:?}");
-    let legacy = provider(&["TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305".into()]);
+    let legacy = provider(&["TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305".into()], &[]);
     assert!(
         legacy
             .cipher_suites
@@ -70,6 +70,7 @@ fn cert_dir_files_are_generated_once_and_reused() {
         cert_dir: Some(dir.path().join("certs")),
         min_version: TlsMinVersion::Tls12,
         cipher_suites: Vec::new(),
+        curves: Vec::new(),
         http2: true,
         bind_ip: None,
     };
@@ -82,4 +83,15 @@ fn cert_dir_files_are_generated_once_and_reused() {
     let first = std::fs::read(&crt).expect("written");
     ServingTls::new(&options, trust).expect("reused");
     assert_eq!(std::fs::read(&crt).expect("still there"), first);
+}
+
+#[test]
+fn curve_preferences_choose_the_key_exchange_groups() {
+    let p = provider(&[], &[24, 29]);
+    let names: Vec<String> = p
+        .kx_groups
+        .iter()
+        .map(|g| format!("{:?}", g.name()))
+        .collect();
+    assert_eq!(names, ["secp384r1", "X25519"]);
 }
