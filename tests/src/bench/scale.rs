@@ -31,7 +31,7 @@ use super::{
     flags::Flags,
     for_all, measure,
     plane::ControlPlane,
-    report::{Column, Measurement, Role},
+    report::{Column, Measurement},
 };
 
 pub const NAME: &str = "scale";
@@ -182,9 +182,13 @@ async fn fill_set(client: &Client, s: &Settings, set: usize, nodes: usize) -> an
     Api::<Service>::namespaced(client.clone(), &namespace)
         .create(&PostParams::default(), &service)
         .await?;
-    // What the endpoints controller writes for a headless Service whose pods have no IP.
+    // What the endpoints controller writes for a headless Service whose pods have no IP
+    // (upstream's syncService: the headless and managed-by labels, no subsets).
     let endpoints: Endpoints = serde_json::from_value(json!({
-        "metadata": { "name": format!("svc-{set:05}"), "labels": { "service.kubernetes.io/headless": "" } },
+        "metadata": { "name": format!("svc-{set:05}"), "labels": {
+            "service.kubernetes.io/headless": "",
+            "endpoints.kubernetes.io/managed-by": "endpoint-controller",
+        } },
     }))?;
     Api::<Endpoints>::namespaced(client.clone(), &namespace)
         .create(&PostParams::default(), &endpoints)
@@ -220,12 +224,7 @@ async fn measure_one(
     pods: usize,
 ) -> anyhow::Result<Measurement> {
     let command = c.command(plane.dir(), &CONTROLLERS, &s.limits, &[], &[]);
-    let role = if c.is_upstream() {
-        Role::Upstream
-    } else {
-        Role::KcmRs
-    };
-    let mut m = Measurement::new(NAME, &format!("{pods} pods"), &c.label, role);
+    let mut m = Measurement::new(NAME, &format!("{pods} pods"), &c.label, c.role());
     let audit = plane.audit();
     let mut process =
         crate::ManagedProcess::spawn_in(&plane.processes_dir(), c.process_name(), command)?;
@@ -348,11 +347,7 @@ pub async fn run(ctx: &Context, s: &Settings) -> Section {
     }
     let mut series = Vec::new();
     for c in &contenders {
-        let role = if c.is_upstream() {
-            Role::Upstream
-        } else {
-            Role::KcmRs
-        };
+        let role = c.role();
         let rows: Vec<&Measurement> = section
             .measurements
             .iter()
