@@ -4,6 +4,7 @@
 //! error and clock helpers every controller uses.
 
 pub mod context;
+pub mod deployment;
 pub mod endpoints;
 pub mod names;
 pub mod namespace;

@@ -63,6 +63,7 @@ pub fn descriptors() -> Vec<ControllerDescriptor> {
         crate::namespace::descriptor(),
         crate::endpoints::descriptor(),
         crate::podgc::descriptor(),
+        crate::deployment::descriptor(),
     ]
 }
 
