@@ -8,8 +8,8 @@
 //! pods that never start (10 replicas, none ready), their pods (about 1.4 KB of JSON each,
 //! owned by their ReplicaSet, bound to a node, Pending) and the Services with Endpoints that
 //! list no address, as the endpoints controller leaves them for pods without an IP. The
-//! contenders then run one after the other against that cluster, each with the ReplicaSet,
-//! ReplicationController, endpoints, pod GC and namespace controllers and the same limits:
+//! contenders then run one after the other against that cluster, each with the deployment,
+//! ReplicaSet, ReplicationController, endpoints, pod GC and namespace controllers and the same limits:
 //! nothing is left to do, so what they spend is the cost of caching the cluster. *synced* runs
 //! from spawning the process to its log saying every controller's caches are synced.
 
@@ -35,7 +35,8 @@ use super::{
 };
 
 pub const NAME: &str = "scale";
-const CONTROLLERS: [&str; 5] = [
+const CONTROLLERS: [&str; 6] = [
+    "deployment-controller",
     "replicaset-controller",
     "replicationcontroller-controller",
     "endpoints-controller",
