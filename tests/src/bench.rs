@@ -49,7 +49,8 @@ const TARGET_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target");
 
 /// `$CARGO_TARGET_DIR`, else the workspace's `target/`.
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| TARGET_DIR.into(), PathBuf::from)
+    let dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| TARGET_DIR.into(), PathBuf::from);
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// `K8S_BIN_DIR`, else the cached build of `tests/env/build.sh`.
@@ -274,4 +275,75 @@ pub fn limits(f: &flags::Flags, qps: f32, burst: u32, workers: u32) -> anyhow::R
         burst: f.get("burst", burst)?,
         workers: f.get("workers", workers)?,
     })
+}
+
+impl Contender {
+    /// The role of this contender's measurements.
+    pub fn role(&self) -> report::Role {
+        if self.is_upstream() {
+            report::Role::Upstream
+        } else {
+            report::Role::KcmRs
+        }
+    }
+
+    /// Spawns this contender against `plane` (see [`Contender::command`]) and waits until
+    /// every one of `controllers` has synced its caches.
+    pub async fn start_synced(
+        &self,
+        plane: &ControlPlane,
+        controllers: &[&str],
+        limits: &Limits,
+        worker_flags: &[&str],
+        extra: &[String],
+    ) -> anyhow::Result<crate::ManagedProcess> {
+        let command = self.command(plane.dir(), controllers, limits, worker_flags, extra);
+        let mut process =
+            crate::ManagedProcess::spawn_in(&plane.processes_dir(), self.process_name(), command)?;
+        measure::wait_synced(
+            &mut process,
+            controllers.len(),
+            std::time::Duration::from_secs(120),
+        )
+        .await?;
+        Ok(process)
+    }
+}
+
+/// Samples `probe` (progress, done) every `interval` until it says done; fails when one of
+/// `watched` has exited or after `timeout` on `recorder`'s clock. A probe error is logged and
+/// the poll goes on (the apiserver may time out under load).
+pub async fn poll_until<F, Fut>(
+    recorder: &mut measure::Recorder,
+    watched: &mut [&mut crate::ManagedProcess],
+    timeout: std::time::Duration,
+    interval: std::time::Duration,
+    mut probe: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<(f64, bool)>>,
+{
+    loop {
+        match probe().await {
+            Ok((progress, done)) => {
+                recorder.sample(progress);
+                if done {
+                    return Ok(());
+                }
+            }
+            Err(e) => tracing::info!("  reading progress: {e:#}"),
+        }
+        for process in watched.iter_mut() {
+            measure::check_running(process)?;
+        }
+        if recorder.elapsed() > timeout {
+            let logs: Vec<String> = watched
+                .iter()
+                .map(|p| p.log_path().display().to_string())
+                .collect();
+            anyhow::bail!("not done after {timeout:?}; see {}", logs.join(", "));
+        }
+        tokio::time::sleep(interval).await;
+    }
 }

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::{
     Api, Client,
@@ -20,13 +20,8 @@ use kube::{
 use serde_json::json;
 
 use super::{
-    Context, Limits, Section, create_namespaces, finish,
-    flags::Flags,
-    for_all, measure,
-    plane::ControlPlane,
-    pods::PodRunner,
-    report::{Measurement, Role},
-    steady_rss,
+    Context, Limits, Section, create_namespaces, finish, flags::Flags, for_all, measure,
+    plane::ControlPlane, pods::PodRunner, poll_until, report::Measurement, steady_rss,
 };
 
 pub const NAME: &str = "deployments";
@@ -167,45 +162,6 @@ async fn count_done(client: &Client) -> anyhow::Result<usize> {
     Ok(list.items.iter().filter(|d| done(d)).count())
 }
 
-/// Polls the Deployments until all are done, sampling `base + done` each time.
-struct Progress<'a> {
-    harness: &'a Client,
-    total: usize,
-    timeout: Duration,
-}
-
-impl Progress<'_> {
-    async fn wait(
-        &self,
-        base: usize,
-        recorder: &mut measure::Recorder,
-        controller: &mut crate::ManagedProcess,
-        runner: &mut PodRunner,
-    ) -> anyhow::Result<()> {
-        loop {
-            match count_done(self.harness).await {
-                Ok(k) => {
-                    recorder.sample((base + k) as f64);
-                    if k == self.total {
-                        return Ok(());
-                    }
-                }
-                Err(e) => tracing::info!("  listing Deployments: {e}"),
-            }
-            measure::check_running(controller)?;
-            runner.check()?;
-            if recorder.elapsed() > self.timeout {
-                bail!(
-                    "not done after {:?}; see {}",
-                    self.timeout,
-                    controller.log_path().display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-}
-
 /// One contender on a fresh control plane in `dir`; `variant` names non-default limits.
 pub async fn run_one(
     c: &super::Contender,
@@ -220,36 +176,45 @@ pub async fn run_one(
     let mut runner =
         PodRunner::start(&plane, harness.clone(), s.nodes, s.max_pods_per_node()).await?;
     create_namespaces(&harness, &s.namespace_names()).await?;
-    let command = c.command(plane.dir(), &CONTROLLERS, limits, &WORKER_FLAGS, &[]);
-    let mut controller =
-        crate::ManagedProcess::spawn_in(&plane.processes_dir(), c.process_name(), command)?;
-    measure::wait_synced(&mut controller, CONTROLLERS.len(), Duration::from_secs(120)).await?;
+    let mut controller = c
+        .start_synced(&plane, &CONTROLLERS, limits, &WORKER_FLAGS, &[])
+        .await?;
     let pid = controller.pid();
-    let role = if c.is_upstream() {
-        Role::Upstream
-    } else {
-        Role::KcmRs
-    };
-    let mut m = Measurement::new(NAME, variant, &c.label, role);
+    let mut m = Measurement::new(NAME, variant, &c.label, c.role());
 
     let audit = plane.audit();
     let mut recorder = measure::Recorder::start(Some(pid));
     tracing::info!("  creating {} Deployments", s.deployments);
     create_all(&harness, s).await?;
-    let progress = Progress {
-        harness: &harness,
-        total: s.deployments,
-        timeout: s.timeout,
+    let n = s.deployments;
+    let progress = |base: usize| {
+        let harness = &harness;
+        move || async move {
+            let k = count_done(harness).await?;
+            Ok(((base + k) as f64, k == n))
+        }
     };
-    progress
-        .wait(0, &mut recorder, &mut controller, &mut runner)
-        .await?;
+    let interval = Duration::from_millis(500);
+    let mut watched = [&mut controller, runner.process_mut()];
+    poll_until(
+        &mut recorder,
+        &mut watched,
+        s.timeout,
+        interval,
+        progress(0),
+    )
+    .await?;
     let created = recorder.elapsed().as_secs_f64();
     tracing::info!("  all available after {created:.1} s; rolling");
     roll_all(&harness, s).await?;
-    progress
-        .wait(s.deployments, &mut recorder, &mut controller, &mut runner)
-        .await?;
+    poll_until(
+        &mut recorder,
+        &mut watched,
+        s.timeout,
+        interval,
+        progress(n),
+    )
+    .await?;
     finish(&mut m, recorder, Some(pid), &audit)?;
     m.phases = vec![
         ("create".into(), created),

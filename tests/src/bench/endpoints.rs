@@ -14,7 +14,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use kube::{
     Api, Client,
@@ -28,7 +28,8 @@ use super::{
     for_all, measure,
     plane::ControlPlane,
     pods::{NODE_PREFIX, PodRunner},
-    report::{Measurement, Role},
+    poll_until,
+    report::Measurement,
     steady_rss,
 };
 
@@ -186,44 +187,6 @@ async fn correct(client: &Client, s: &Settings, ready: bool) -> anyhow::Result<u
     Ok(good)
 }
 
-struct Waiter<'a> {
-    harness: &'a Client,
-    s: &'a Settings,
-}
-
-impl Waiter<'_> {
-    async fn wait(
-        &self,
-        ready: bool,
-        base: usize,
-        recorder: &mut measure::Recorder,
-        controller: &mut crate::ManagedProcess,
-        runner: &mut PodRunner,
-    ) -> anyhow::Result<()> {
-        loop {
-            match correct(self.harness, self.s, ready).await {
-                Ok(n) => {
-                    recorder.sample((base + n) as f64);
-                    if n == self.s.services {
-                        return Ok(());
-                    }
-                }
-                Err(e) => tracing::info!("  listing Endpoints: {e}"),
-            }
-            measure::check_running(controller)?;
-            runner.check()?;
-            if recorder.elapsed() > self.s.timeout {
-                bail!(
-                    "not correct after {:?}; see {}",
-                    self.s.timeout,
-                    controller.log_path().display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-}
-
 async fn run_one(
     c: &super::Contender,
     s: &Settings,
@@ -236,53 +199,57 @@ async fn run_one(
     let mut runner = PodRunner::start(&plane, harness.clone(), s.nodes, max_pods).await?;
     let namespaces: Vec<String> = (0..s.namespaces).map(|i| format!("bench-ep-{i}")).collect();
     create_namespaces(&harness, &namespaces).await?;
-    let command = c.command(plane.dir(), &CONTROLLERS, &s.limits, &WORKER_FLAGS, &[]);
-    let mut controller =
-        crate::ManagedProcess::spawn_in(&plane.processes_dir(), c.process_name(), command)?;
-    measure::wait_synced(&mut controller, CONTROLLERS.len(), Duration::from_secs(120)).await?;
+    let mut controller = c
+        .start_synced(&plane, &CONTROLLERS, &s.limits, &WORKER_FLAGS, &[])
+        .await?;
     let pid = controller.pid();
-    let role = if c.is_upstream() {
-        Role::Upstream
-    } else {
-        Role::KcmRs
-    };
-    let mut m = Measurement::new(NAME, "", &c.label, role);
+    let mut m = Measurement::new(NAME, "", &c.label, c.role());
 
     let audit = plane.audit();
     let mut recorder = measure::Recorder::start(Some(pid));
     tracing::info!("  creating {} Services × {} pods", s.services, s.pods);
     create_services(&harness, s).await?;
     create_pods(&harness, s).await?;
-    let waiter = Waiter {
-        harness: &harness,
-        s,
+    let progress = |ready: bool, base: usize| {
+        let harness = &harness;
+        move || async move {
+            let n = correct(harness, s, ready).await?;
+            Ok(((base + n) as f64, n == s.services))
+        }
     };
-    waiter
-        .wait(true, 0, &mut recorder, &mut controller, &mut runner)
-        .await?;
+    let interval = Duration::from_millis(500);
+    let mut watched = [&mut controller, runner.process_mut()];
+    poll_until(
+        &mut recorder,
+        &mut watched,
+        s.timeout,
+        interval,
+        progress(true, 0),
+    )
+    .await?;
     let created = recorder.elapsed().as_secs_f64();
     tracing::info!("  all ready after {created:.1} s; flipping");
     set_readiness(&harness, s, false).await?;
-    waiter
-        .wait(
-            false,
-            s.services,
-            &mut recorder,
-            &mut controller,
-            &mut runner,
-        )
-        .await?;
+    let base = s.services;
+    poll_until(
+        &mut recorder,
+        &mut watched,
+        s.timeout,
+        interval,
+        progress(false, base),
+    )
+    .await?;
     let not_ready = recorder.elapsed().as_secs_f64();
     set_readiness(&harness, s, true).await?;
-    waiter
-        .wait(
-            true,
-            2 * s.services,
-            &mut recorder,
-            &mut controller,
-            &mut runner,
-        )
-        .await?;
+    let base = 2 * s.services;
+    poll_until(
+        &mut recorder,
+        &mut watched,
+        s.timeout,
+        interval,
+        progress(true, base),
+    )
+    .await?;
     finish(&mut m, recorder, Some(pid), &audit)?;
     m.phases = vec![
         ("create".into(), created),

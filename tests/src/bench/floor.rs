@@ -227,7 +227,7 @@ async fn wait_pods(
         if n == s.deployments {
             return Ok(());
         }
-        runner.check()?;
+        measure::check_running(runner.process_mut())?;
         if recorder.elapsed() > s.timeout {
             bail!("the floor's pods are not done after {:?}", s.timeout);
         }

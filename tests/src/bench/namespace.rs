@@ -319,20 +319,16 @@ pub async fn run_one(
     let harness = plane.harness_client().await?;
     install_crd(&harness).await?;
     let mut controller = match contender {
-        Some(c) => {
-            let command = c.command(plane.dir(), &CONTROLLERS, limits, &WORKER_FLAGS, &[]);
-            let mut p =
-                crate::ManagedProcess::spawn_in(&plane.processes_dir(), c.process_name(), command)?;
-            measure::wait_synced(&mut p, CONTROLLERS.len(), Duration::from_secs(120)).await?;
-            Some(p)
-        }
+        Some(c) => Some(
+            c.start_synced(&plane, &CONTROLLERS, limits, &WORKER_FLAGS, &[])
+                .await?,
+        ),
         None => None,
     };
     fill(&harness, s.objects).await?;
     let pid = controller.as_ref().map(crate::ManagedProcess::pid);
     let (label, role) = match contender {
-        Some(c) if c.is_upstream() => (c.label.as_str(), Role::Upstream),
-        Some(c) => (c.label.as_str(), Role::KcmRs),
+        Some(c) => (c.label.as_str(), c.role()),
         None => ("floor: tight client", Role::Floor),
     };
     let mut m = Measurement::new(NAME, variant, label, role);

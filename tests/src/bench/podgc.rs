@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::{
     Api, Client,
@@ -19,12 +19,8 @@ use kube::{
 use serde_json::json;
 
 use super::{
-    Context, Limits, Section, create_namespaces, finish,
-    flags::Flags,
-    for_all, measure,
-    plane::ControlPlane,
-    report::{Measurement, Role},
-    steady_rss,
+    Context, Limits, Section, create_namespaces, finish, flags::Flags, for_all, measure,
+    plane::ControlPlane, poll_until, report::Measurement, steady_rss,
 };
 
 pub const NAME: &str = "podgc";
@@ -132,12 +128,7 @@ async fn run_one(
 
     let threshold = format!("--terminated-pod-gc-threshold={}", s.threshold);
     let command = c.command(plane.dir(), &CONTROLLERS, &s.limits, &[], &[threshold]);
-    let role = if c.is_upstream() {
-        Role::Upstream
-    } else {
-        Role::KcmRs
-    };
-    let mut m = Measurement::new(NAME, "", &c.label, role);
+    let mut m = Measurement::new(NAME, "", &c.label, c.role());
     let audit = plane.audit();
     let mut controller =
         crate::ManagedProcess::spawn_in(&plane.processes_dir(), c.process_name(), command)?;
@@ -146,26 +137,19 @@ async fn run_one(
     recorder.sample(s.pods as f64);
     measure::wait_synced(&mut controller, CONTROLLERS.len(), Duration::from_secs(120)).await?;
     let synced = recorder.elapsed().as_secs_f64();
-    loop {
-        match count(&pods).await {
-            Ok(n) => {
-                recorder.sample(n as f64);
-                if n <= s.threshold {
-                    break;
-                }
-            }
-            Err(e) => tracing::info!("  counting pods: {e}"),
-        }
-        measure::check_running(&mut controller)?;
-        if recorder.elapsed() > s.timeout {
-            bail!(
-                "still above the threshold after {:?}; see {}",
-                s.timeout,
-                controller.log_path().display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let probe = || async {
+        let n = count(&pods).await?;
+        Ok((n as f64, n <= s.threshold))
+    };
+    let interval = Duration::from_millis(500);
+    poll_until(
+        &mut recorder,
+        &mut [&mut controller],
+        s.timeout,
+        interval,
+        probe,
+    )
+    .await?;
     finish(&mut m, recorder, Some(pid), &audit)?;
     m.phases = vec![
         ("synced".into(), synced),

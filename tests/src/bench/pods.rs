@@ -77,9 +77,9 @@ impl PodRunner {
         Ok(Self { process, binder })
     }
 
-    /// An error with its log if the virtual node has exited.
-    pub fn check(&mut self) -> anyhow::Result<()> {
-        measure::check_running(&mut self.process)
+    /// The virtual node process (to watch it while polling).
+    pub fn process_mut(&mut self) -> &mut ManagedProcess {
+        &mut self.process
     }
 
     /// The virtual node's CPU seconds so far.

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use kube::{
     Api, Client,
@@ -15,13 +15,8 @@ use kube::{
 };
 
 use super::{
-    Context, Limits, Section, create_namespaces, finish,
-    flags::Flags,
-    for_all, measure,
-    plane::ControlPlane,
-    pods::PodRunner,
-    report::{Measurement, Role},
-    steady_rss,
+    Context, Limits, Section, create_namespaces, finish, flags::Flags, for_all, measure,
+    plane::ControlPlane, pods::PodRunner, poll_until, report::Measurement, steady_rss,
 };
 use crate::workloads;
 
@@ -91,17 +86,11 @@ async fn run_one(
     let mut runner = PodRunner::start(&plane, harness.clone(), s.nodes, max_pods).await?;
     let namespaces: Vec<String> = (0..s.namespaces).map(|i| format!("bench-rs-{i}")).collect();
     create_namespaces(&harness, &namespaces).await?;
-    let command = c.command(plane.dir(), &CONTROLLERS, &s.limits, &WORKER_FLAGS, &[]);
-    let mut controller =
-        crate::ManagedProcess::spawn_in(&plane.processes_dir(), c.process_name(), command)?;
-    measure::wait_synced(&mut controller, CONTROLLERS.len(), Duration::from_secs(120)).await?;
+    let mut controller = c
+        .start_synced(&plane, &CONTROLLERS, &s.limits, &WORKER_FLAGS, &[])
+        .await?;
     let pid = controller.pid();
-    let role = if c.is_upstream() {
-        Role::Upstream
-    } else {
-        Role::KcmRs
-    };
-    let mut m = Measurement::new(NAME, "", &c.label, role);
+    let mut m = Measurement::new(NAME, "", &c.label, c.role());
     let audit = plane.audit();
     let mut recorder = measure::Recorder::start(Some(pid));
     let (key, value) = LABEL.split_once('=').unwrap_or_default();
@@ -121,28 +110,14 @@ async fn run_one(
     })
     .await?;
     let all: Api<ReplicaSet> = Api::all(Client::clone(&harness));
-    loop {
-        match all.list(&ListParams::default().labels(LABEL)).await {
-            Ok(list) => {
-                let n = list.items.iter().filter(|rs| ready(rs)).count();
-                recorder.sample(n as f64);
-                if n == s.replicasets {
-                    break;
-                }
-            }
-            Err(e) => tracing::info!("  listing ReplicaSets: {e}"),
-        }
-        measure::check_running(&mut controller)?;
-        runner.check()?;
-        if recorder.elapsed() > s.timeout {
-            bail!(
-                "not all ready after {:?}; see {}",
-                s.timeout,
-                controller.log_path().display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let probe = || async {
+        let list = all.list(&ListParams::default().labels(LABEL)).await?;
+        let n = list.items.iter().filter(|rs| ready(rs)).count();
+        Ok((n as f64, n == s.replicasets))
+    };
+    let mut watched = [&mut controller, runner.process_mut()];
+    let interval = Duration::from_millis(500);
+    poll_until(&mut recorder, &mut watched, s.timeout, interval, probe).await?;
     finish(&mut m, recorder, Some(pid), &audit)?;
     m.steady_rss_mb = Some(steady_rss(pid, s.settle).await?);
     controller.terminate(Duration::from_secs(15)).await?;

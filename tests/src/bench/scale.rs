@@ -8,8 +8,8 @@
 //! pods that never start (10 replicas, none ready), their pods (about 1.4 KB of JSON each,
 //! owned by their ReplicaSet, bound to a node, Pending) and the Services with Endpoints that
 //! list no address, as the endpoints controller leaves them for pods without an IP. The
-//! contenders then run one after the other against that cluster, each with the ReplicaSet,
-//! ReplicationController, endpoints, pod GC and namespace controllers and the same limits:
+//! contenders then run one after the other against that cluster, each with the deployment,
+//! ReplicaSet, ReplicationController, endpoints, pod GC and namespace controllers and the same limits:
 //! nothing is left to do, so what they spend is the cost of caching the cluster. *synced* runs
 //! from spawning the process to its log saying every controller's caches are synced.
 
@@ -31,11 +31,12 @@ use super::{
     flags::Flags,
     for_all, measure,
     plane::ControlPlane,
-    report::{Column, Measurement, Role},
+    report::{Column, Measurement},
 };
 
 pub const NAME: &str = "scale";
-const CONTROLLERS: [&str; 5] = [
+const CONTROLLERS: [&str; 6] = [
+    "deployment-controller",
     "replicaset-controller",
     "replicationcontroller-controller",
     "endpoints-controller",
@@ -182,9 +183,13 @@ async fn fill_set(client: &Client, s: &Settings, set: usize, nodes: usize) -> an
     Api::<Service>::namespaced(client.clone(), &namespace)
         .create(&PostParams::default(), &service)
         .await?;
-    // What the endpoints controller writes for a headless Service whose pods have no IP.
+    // What the endpoints controller writes for a headless Service whose pods have no IP
+    // (upstream's syncService: the headless and managed-by labels, no subsets).
     let endpoints: Endpoints = serde_json::from_value(json!({
-        "metadata": { "name": format!("svc-{set:05}"), "labels": { "service.kubernetes.io/headless": "" } },
+        "metadata": { "name": format!("svc-{set:05}"), "labels": {
+            "service.kubernetes.io/headless": "",
+            "endpoints.kubernetes.io/managed-by": "endpoint-controller",
+        } },
     }))?;
     Api::<Endpoints>::namespaced(client.clone(), &namespace)
         .create(&PostParams::default(), &endpoints)
@@ -220,12 +225,7 @@ async fn measure_one(
     pods: usize,
 ) -> anyhow::Result<Measurement> {
     let command = c.command(plane.dir(), &CONTROLLERS, &s.limits, &[], &[]);
-    let role = if c.is_upstream() {
-        Role::Upstream
-    } else {
-        Role::KcmRs
-    };
-    let mut m = Measurement::new(NAME, &format!("{pods} pods"), &c.label, role);
+    let mut m = Measurement::new(NAME, &format!("{pods} pods"), &c.label, c.role());
     let audit = plane.audit();
     let mut process =
         crate::ManagedProcess::spawn_in(&plane.processes_dir(), c.process_name(), command)?;
@@ -348,11 +348,7 @@ pub async fn run(ctx: &Context, s: &Settings) -> Section {
     }
     let mut series = Vec::new();
     for c in &contenders {
-        let role = if c.is_upstream() {
-            Role::Upstream
-        } else {
-            Role::KcmRs
-        };
+        let role = c.role();
         let rows: Vec<&Measurement> = section
             .measurements
             .iter()

@@ -128,7 +128,7 @@ async fn run_one(s: &Settings, ctx: &Context) -> anyhow::Result<Measurement> {
     }
     recorder.sample(s.pods as f64);
     watch.abort();
-    let mut m = Measurement::new(NAME, "", "kcm-virtual-node release", Role::KcmRs);
+    let mut m = Measurement::new(NAME, "", "kcm-virtual-node", Role::KcmRs);
     let span = first.map_or(0.0, |f| f.elapsed().as_secs_f64()).max(1e-3);
     m.figures.insert("pods/s".into(), s.pods as f64 / span);
     m.steady_rss_mb = Some(measure::rss_mb(pid)?);
