@@ -181,3 +181,73 @@ async fn front_proxy_from_a_changed_configmap(
     }
     Ok(())
 }
+
+/// An identity that may not read the ConfigMap: start-up fails (the request-header part must
+/// come from it) unless `--authentication-tolerate-lookup-failure`; kcm-rs and upstream alike.
+#[tokio::test]
+async fn an_unreadable_configmap_is_fatal_unless_tolerated() -> anyhow::Result<()> {
+    let Some(env) = TestEnv::get().await else {
+        return Ok(());
+    };
+    let _exclusive = env.controller_lock().await;
+    let restricted = env.kubeconfig(testenv::env::Identity::Restricted);
+    for upstream in [false, true] {
+        let label = if upstream { "upstream" } else { "kcm-rs" };
+        for tolerate in [false, true] {
+            let port = free_port()?;
+            let binary = if upstream {
+                env.bin_dir().join("kube-controller-manager")
+            } else {
+                testenv::kcm_rs_binary()?
+            };
+            let mut command = std::process::Command::new(binary);
+            command
+                .arg(format!(
+                    "--kubeconfig={}",
+                    env.kubeconfig(testenv::env::Identity::Admin).display()
+                ))
+                .args([
+                    "--leader-elect=false",
+                    "--controllers=replicaset-controller",
+                    "--bind-address=127.0.0.1",
+                ])
+                .arg(format!("--secure-port={port}"))
+                .arg(format!(
+                    "--authentication-kubeconfig={}",
+                    restricted.display()
+                ))
+                .arg(format!(
+                    "--authentication-tolerate-lookup-failure={tolerate}"
+                ));
+            let mut process = env.spawn(label, command)?;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            let outcome = loop {
+                if let testenv::process::ProcessState::Exited(status) = process.state() {
+                    break format!("exited {status}");
+                }
+                if Caller::anonymous().call(port, "GET", "/healthz")?.code == 200 {
+                    break "serving".to_owned();
+                }
+                anyhow::ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "{label}: neither exited nor served:\n{}",
+                    process.log_tail(20)
+                );
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            };
+            println!("{label} tolerate={tolerate}: {outcome}");
+            let log = process.log_tail(40);
+            if tolerate {
+                assert_eq!(outcome, "serving", "{label}:\n{log}");
+            } else {
+                assert!(outcome.starts_with("exited"), "{label}:\n{log}");
+                assert!(
+                    log.contains("unable to load configmap based request-header-client-ca-file"),
+                    "{label}:\n{log}"
+                );
+            }
+            process.terminate(Duration::from_secs(10)).await?;
+        }
+    }
+    Ok(())
+}
