@@ -14,7 +14,7 @@ use testenv::{Check, TestEnv, wait_until};
 
 use crate::support::{
     Caller, Certificates, Manager, delegation_kubeconfig, free_port, grant_get,
-    service_account_token, wait_serving,
+    service_account_token,
 };
 
 #[tokio::test]
@@ -33,34 +33,9 @@ async fn configmap_lookup_and_missing_kubeconfigs_match_upstream() -> anyhow::Re
             token: Some(mon),
             ..Default::default()
         },
-        Caller {
-            label: "E client cert in system:masters",
-            cert: Some(certs.client("alice", "alice", &["system:masters"])?),
-            ..Default::default()
-        },
-        Caller {
-            label: "F client cert from an unrelated CA",
-            cert: Some(
-                certs
-                    .stranger_ca
-                    .client(&certs.dir, "bob", "bob", &["system:masters"])?,
-            ),
-            ..Default::default()
-        },
-        Caller {
-            label: "G front-proxy cert with headers",
-            cert: Some(certs.front_proxy_ca.client(
-                &certs.dir,
-                "proxy",
-                "front-proxy-client",
-                &[],
-            )?),
-            headers: vec![
-                ("X-Remote-User".into(), "carol".into()),
-                ("X-Remote-Group".into(), "system:masters".into()),
-            ],
-            ..Default::default()
-        },
+        certs.masters_caller()?,
+        certs.stranger_caller()?,
+        certs.proxy_caller("G front-proxy cert with headers", "system:masters")?,
     ];
     let kubeconfig = delegation_kubeconfig(env);
     let authn = format!("--authentication-kubeconfig={}", kubeconfig.display());
@@ -91,12 +66,7 @@ async fn configmap_lookup_and_missing_kubeconfigs_match_upstream() -> anyhow::Re
                 "--bind-address=127.0.0.1".to_owned(),
             ];
             flags.extend(extra.iter().cloned());
-            let manager = if upstream {
-                Manager::upstream(env, &flags).await?
-            } else {
-                Manager::kcm_rs(env, &flags).await?
-            };
-            wait_serving(port, &manager).await?;
+            let manager = Manager::serving(env, upstream, &flags, port).await?;
             let mut row = Vec::new();
             for caller in &callers {
                 row.push(caller.call(port, "GET", "/metrics")?.code);
@@ -132,12 +102,7 @@ async fn front_proxy_from_a_changed_configmap(
             format!("--authentication-kubeconfig={}", kubeconfig.display()),
             format!("--authorization-kubeconfig={}", kubeconfig.display()),
         ];
-        let manager = if upstream {
-            Manager::upstream(env, &flags).await?
-        } else {
-            Manager::kcm_rs(env, &flags).await?
-        };
-        wait_serving(port, &manager).await?;
+        let manager = Manager::serving(env, upstream, &flags, port).await?;
         assert_eq!(
             proxy.call(port, "GET", "/metrics")?.code,
             401,
