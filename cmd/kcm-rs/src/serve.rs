@@ -121,11 +121,26 @@ pub async fn start(
         source(&header_flags.client_ca_file),
     ));
     if authn_client.is_none() && !authn_options.skip_lookup {
-        tracing::warn!(
-            "No authentication-kubeconfig provided in order to lookup client-ca-file in configmap/{} in {}, so client certificate authentication won't work.",
-            lookup::NAME,
-            lookup::NAMESPACE
-        );
+        for (missing, key, what) in [
+            (
+                authn_options.client_ca_file.is_none(),
+                "client-ca-file",
+                "client certificate",
+            ),
+            (
+                header_flags.client_ca_file.is_none(),
+                "requestheader-client-ca-file",
+                "request-header client certificate",
+            ),
+        ] {
+            if missing {
+                tracing::warn!(
+                    "No authentication-kubeconfig provided in order to lookup {key} in configmap/{} in {}, so {what} authentication won't work.",
+                    lookup::NAME,
+                    lookup::NAMESPACE
+                );
+            }
+        }
     }
     let names = HeaderNames {
         allowed_names: header_flags.allowed_names.clone(),

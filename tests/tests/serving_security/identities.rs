@@ -8,7 +8,7 @@ use testenv::{Check, TestEnv, wait_until};
 
 use crate::support::{
     Caller, Certificates, Manager, apiserver_requests, delegation_kubeconfig, free_port, grant_get,
-    kubeadm_serving_flags, service_account_token, wait_serving,
+    kubeadm_serving_flags, service_account_token,
 };
 
 const PATHS: [(&str, &str); 4] = [
@@ -60,34 +60,12 @@ async fn every_identity_gets_upstreams_answer() -> anyhow::Result<()> {
             token: Some(cfg),
             ..Default::default()
         },
-        Caller {
-            label: "E client cert in system:masters",
-            cert: Some(certs.client("alice", "alice", &["system:masters"])?),
-            ..Default::default()
-        },
-        Caller {
-            label: "F client cert from an unrelated CA",
-            cert: Some(
-                certs
-                    .stranger_ca
-                    .client(&certs.dir, "bob", "bob", &["system:masters"])?,
-            ),
-            ..Default::default()
-        },
-        Caller {
-            label: "G front proxy asserting system:monitoring",
-            cert: Some(certs.front_proxy_ca.client(
-                &certs.dir,
-                "proxy",
-                "front-proxy-client",
-                &[],
-            )?),
-            headers: vec![
-                ("X-Remote-User".into(), "carol".into()),
-                ("X-Remote-Group".into(), "system:monitoring".into()),
-            ],
-            ..Default::default()
-        },
+        certs.masters_caller()?,
+        certs.stranger_caller()?,
+        certs.proxy_caller(
+            "G front proxy asserting system:monitoring",
+            "system:monitoring",
+        )?,
         Caller {
             label: "G2 front-proxy cert without a user header",
             cert: Some(certs.front_proxy_ca.client(
@@ -135,12 +113,7 @@ async fn every_identity_gets_upstreams_answer() -> anyhow::Result<()> {
     for upstream in [false, true] {
         let port = free_port()?;
         let flags = kubeadm_serving_flags(port, &delegation_kubeconfig(env), &certs);
-        let manager = if upstream {
-            Manager::upstream(env, &flags).await?
-        } else {
-            Manager::kcm_rs(env, &flags).await?
-        };
-        wait_serving(port, &manager).await?;
+        let manager = Manager::serving(env, upstream, &flags, port).await?;
         let mut rows = Vec::new();
         for caller in &callers {
             let mut answers = Vec::new();
@@ -224,12 +197,7 @@ async fn binding_a_role_opens_metrics_after_the_cache_ttl() -> anyhow::Result<()
         let token = service_account_token(&ns, sa).await?;
         let port = free_port()?;
         let flags = kubeadm_serving_flags(port, &delegation_kubeconfig(env), &certs);
-        let manager = if upstream {
-            Manager::upstream(env, &flags).await?
-        } else {
-            Manager::kcm_rs(env, &flags).await?
-        };
-        wait_serving(port, &manager).await?;
+        let manager = Manager::serving(env, upstream, &flags, port).await?;
         let caller = Caller {
             label: "late",
             token: Some(token),
@@ -284,12 +252,7 @@ async fn request_headers_only_from_an_allowed_proxy_name() -> anyhow::Result<()>
         let port = free_port()?;
         let mut flags = kubeadm_serving_flags(port, &delegation_kubeconfig(env), &certs);
         flags.push("--requestheader-allowed-names=front-proxy-client".into());
-        let manager = if upstream {
-            Manager::upstream(env, &flags).await?
-        } else {
-            Manager::kcm_rs(env, &flags).await?
-        };
-        wait_serving(port, &manager).await?;
+        let manager = Manager::serving(env, upstream, &flags, port).await?;
         let good = Caller {
             label: "allowed proxy",
             cert: Some(allowed.clone()),

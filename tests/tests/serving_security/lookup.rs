@@ -14,7 +14,7 @@ use testenv::{Check, TestEnv, wait_until};
 
 use crate::support::{
     Caller, Certificates, Manager, delegation_kubeconfig, free_port, grant_get,
-    service_account_token, wait_serving,
+    service_account_token,
 };
 
 #[tokio::test]
@@ -33,34 +33,9 @@ async fn configmap_lookup_and_missing_kubeconfigs_match_upstream() -> anyhow::Re
             token: Some(mon),
             ..Default::default()
         },
-        Caller {
-            label: "E client cert in system:masters",
-            cert: Some(certs.client("alice", "alice", &["system:masters"])?),
-            ..Default::default()
-        },
-        Caller {
-            label: "F client cert from an unrelated CA",
-            cert: Some(
-                certs
-                    .stranger_ca
-                    .client(&certs.dir, "bob", "bob", &["system:masters"])?,
-            ),
-            ..Default::default()
-        },
-        Caller {
-            label: "G front-proxy cert with headers",
-            cert: Some(certs.front_proxy_ca.client(
-                &certs.dir,
-                "proxy",
-                "front-proxy-client",
-                &[],
-            )?),
-            headers: vec![
-                ("X-Remote-User".into(), "carol".into()),
-                ("X-Remote-Group".into(), "system:masters".into()),
-            ],
-            ..Default::default()
-        },
+        certs.masters_caller()?,
+        certs.stranger_caller()?,
+        certs.proxy_caller("G front-proxy cert with headers", "system:masters")?,
     ];
     let kubeconfig = delegation_kubeconfig(env);
     let authn = format!("--authentication-kubeconfig={}", kubeconfig.display());
@@ -91,12 +66,7 @@ async fn configmap_lookup_and_missing_kubeconfigs_match_upstream() -> anyhow::Re
                 "--bind-address=127.0.0.1".to_owned(),
             ];
             flags.extend(extra.iter().cloned());
-            let manager = if upstream {
-                Manager::upstream(env, &flags).await?
-            } else {
-                Manager::kcm_rs(env, &flags).await?
-            };
-            wait_serving(port, &manager).await?;
+            let manager = Manager::serving(env, upstream, &flags, port).await?;
             let mut row = Vec::new();
             for caller in &callers {
                 row.push(caller.call(port, "GET", "/metrics")?.code);
@@ -132,12 +102,7 @@ async fn front_proxy_from_a_changed_configmap(
             format!("--authentication-kubeconfig={}", kubeconfig.display()),
             format!("--authorization-kubeconfig={}", kubeconfig.display()),
         ];
-        let manager = if upstream {
-            Manager::upstream(env, &flags).await?
-        } else {
-            Manager::kcm_rs(env, &flags).await?
-        };
-        wait_serving(port, &manager).await?;
+        let manager = Manager::serving(env, upstream, &flags, port).await?;
         assert_eq!(
             proxy.call(port, "GET", "/metrics")?.code,
             401,
@@ -178,6 +143,76 @@ async fn front_proxy_from_a_changed_configmap(
             .await?;
         manager.stop().await?;
         picked_up?;
+    }
+    Ok(())
+}
+
+/// An identity that may not read the ConfigMap: start-up fails (the request-header part must
+/// come from it) unless `--authentication-tolerate-lookup-failure`; kcm-rs and upstream alike.
+#[tokio::test]
+async fn an_unreadable_configmap_is_fatal_unless_tolerated() -> anyhow::Result<()> {
+    let Some(env) = TestEnv::get().await else {
+        return Ok(());
+    };
+    let _exclusive = env.controller_lock().await;
+    let restricted = env.kubeconfig(testenv::env::Identity::Restricted);
+    for upstream in [false, true] {
+        let label = if upstream { "upstream" } else { "kcm-rs" };
+        for tolerate in [false, true] {
+            let port = free_port()?;
+            let binary = if upstream {
+                env.bin_dir().join("kube-controller-manager")
+            } else {
+                testenv::kcm_rs_binary()?
+            };
+            let mut command = std::process::Command::new(binary);
+            command
+                .arg(format!(
+                    "--kubeconfig={}",
+                    env.kubeconfig(testenv::env::Identity::Admin).display()
+                ))
+                .args([
+                    "--leader-elect=false",
+                    "--controllers=replicaset-controller",
+                    "--bind-address=127.0.0.1",
+                ])
+                .arg(format!("--secure-port={port}"))
+                .arg(format!(
+                    "--authentication-kubeconfig={}",
+                    restricted.display()
+                ))
+                .arg(format!(
+                    "--authentication-tolerate-lookup-failure={tolerate}"
+                ));
+            let mut process = env.spawn(label, command)?;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            let outcome = loop {
+                if let testenv::process::ProcessState::Exited(status) = process.state() {
+                    break format!("exited {status}");
+                }
+                if Caller::anonymous().call(port, "GET", "/healthz")?.code == 200 {
+                    break "serving".to_owned();
+                }
+                anyhow::ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "{label}: neither exited nor served:\n{}",
+                    process.log_tail(20)
+                );
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            };
+            println!("{label} tolerate={tolerate}: {outcome}");
+            let log = process.log_tail(40);
+            if tolerate {
+                assert_eq!(outcome, "serving", "{label}:\n{log}");
+            } else {
+                assert!(outcome.starts_with("exited"), "{label}:\n{log}");
+                assert!(
+                    log.contains("unable to load configmap based request-header-client-ca-file"),
+                    "{label}:\n{log}"
+                );
+            }
+            process.terminate(Duration::from_secs(10)).await?;
+        }
     }
     Ok(())
 }

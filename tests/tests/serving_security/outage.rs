@@ -9,7 +9,7 @@ use testenv::{CuttableProxy, TestEnv, env::Identity};
 
 use crate::support::{
     Caller, Certificates, Manager, free_port, grant_get, kubeadm_serving_flags,
-    service_account_token, wait_serving,
+    service_account_token,
 };
 
 // The proxy relays on the runtime while curl blocks the test's thread: two workers.
@@ -53,12 +53,7 @@ async fn an_unreachable_apiserver_fails_closed_as_upstream() -> anyhow::Result<(
         )?;
         let port = free_port()?;
         let flags = kubeadm_serving_flags(port, &kubeconfig, &certs);
-        let manager = if upstream {
-            Manager::upstream(env, &flags).await?
-        } else {
-            Manager::kcm_rs(env, &flags).await?
-        };
-        wait_serving(port, &manager).await?;
+        let manager = Manager::serving(env, upstream, &flags, port).await?;
         let mut phases = Vec::new();
         let run = |phase: &str| -> anyhow::Result<Vec<u16>> {
             let mut codes = Vec::new();

@@ -91,6 +91,45 @@ pub struct Certificates {
 }
 
 impl Certificates {
+    /// E: a client certificate in `system:masters` from the client CA.
+    pub fn masters_caller(&self) -> anyhow::Result<Caller> {
+        Ok(Caller {
+            label: "E client cert in system:masters",
+            cert: Some(self.client("alice", "alice", &["system:masters"])?),
+            ..Default::default()
+        })
+    }
+
+    /// F: a `system:masters` certificate from a CA nobody trusts.
+    pub fn stranger_caller(&self) -> anyhow::Result<Caller> {
+        Ok(Caller {
+            label: "F client cert from an unrelated CA",
+            cert: Some(
+                self.stranger_ca
+                    .client(&self.dir, "bob", "bob", &["system:masters"])?,
+            ),
+            ..Default::default()
+        })
+    }
+
+    /// A front proxy (CN front-proxy-client) asserting user carol in `group`.
+    pub fn proxy_caller(&self, label: &'static str, group: &str) -> anyhow::Result<Caller> {
+        Ok(Caller {
+            label,
+            cert: Some(self.front_proxy_ca.client(
+                &self.dir,
+                "proxy",
+                "front-proxy-client",
+                &[],
+            )?),
+            headers: vec![
+                ("X-Remote-User".into(), "carol".into()),
+                ("X-Remote-Group".into(), group.into()),
+            ],
+            ..Default::default()
+        })
+    }
+
     pub fn new(env: &TestEnv, label: &str) -> anyhow::Result<Self> {
         let dir = env.processes_dir().join(format!("pki-{label}"));
         Ok(Certificates {
@@ -216,6 +255,22 @@ impl Manager {
         Ok(Manager::Upstream(
             UpstreamKcm::start_with_args(env, &["replicaset-controller"], &args).await?,
         ))
+    }
+
+    /// kcm-rs or upstream with `flags`, once its port `port` answers `/healthz`.
+    pub async fn serving(
+        env: &TestEnv,
+        upstream: bool,
+        flags: &[String],
+        port: u16,
+    ) -> anyhow::Result<Self> {
+        let manager = if upstream {
+            Manager::upstream(env, flags).await?
+        } else {
+            Manager::kcm_rs(env, flags).await?
+        };
+        wait_serving(port, &manager).await?;
+        Ok(manager)
     }
 
     pub fn label(&self) -> &'static str {

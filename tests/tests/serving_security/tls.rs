@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use testenv::{Check, TestEnv, wait_until};
 
-use crate::support::{Certificates, Manager, free_port, wait_serving};
+use crate::support::{Certificates, Manager, free_port};
 
 /// The subject of the leaf `openssl s_client` sees, and how many certificates were sent.
 fn served(port: u16, extra: &[&str]) -> anyhow::Result<(String, usize, bool)> {
@@ -55,12 +55,7 @@ async fn a_certificate_replaced_on_disk_is_served_without_a_restart() -> anyhow:
             format!("--tls-cert-file={}", cert.display()),
             format!("--tls-private-key-file={}", key.display()),
         ];
-        let manager = if upstream {
-            Manager::upstream(env, &flags).await?
-        } else {
-            Manager::kcm_rs(env, &flags).await?
-        };
-        wait_serving(port, &manager).await?;
+        let manager = Manager::serving(env, upstream, &flags, port).await?;
         let (subject, _, _) = served(port, &[])?;
         assert!(
             subject.contains("first-serving-cert"),
@@ -106,12 +101,7 @@ async fn the_default_certificate_is_a_self_signed_chain_and_tls11_is_refused() -
             format!("--secure-port={port}"),
             "--bind-address=127.0.0.1".to_owned(),
         ];
-        let manager = if upstream {
-            Manager::upstream(env, &flags).await?
-        } else {
-            Manager::kcm_rs(env, &flags).await?
-        };
-        wait_serving(port, &manager).await?;
+        let manager = Manager::serving(env, upstream, &flags, port).await?;
         let (subject, chain, _) = served(port, &[])?;
         println!("{}: leaf {subject}, {chain} certificates", manager.label());
         assert!(
@@ -161,13 +151,12 @@ async fn anonymous_http2_connections_serve_one_request() -> anyhow::Result<()> {
             "--bind-address=127.0.0.1".to_owned(),
             format!("--client-ca-file={}", certs.client_ca.ca_cert().display()),
         ];
-        let manager = if upstream {
-            Manager::upstream(env, &flags).await?
-        } else {
-            Manager::kcm_rs(env, &flags).await?
-        };
-        wait_serving(port, &manager).await?;
-        let anonymous = second_request_reused(port, None)?;
+        let manager = Manager::serving(env, upstream, &flags, port).await?;
+        // Five times over: the GOAWAY must precede the answer, not race it.
+        let mut anonymous = false;
+        for _ in 0..5 {
+            anonymous |= second_request_reused(port, None)?;
+        }
         let authenticated = second_request_reused(port, Some(&masters))?;
         println!(
             "{}: HTTP/2 connection reused — anonymous {anonymous}, masters cert {authenticated}",
@@ -203,12 +192,7 @@ async fn cert_dir_pairs_are_written_once_and_reused() -> anyhow::Result<()> {
                 "--bind-address=127.0.0.1".to_owned(),
                 format!("--cert-dir={}", dir.display()),
             ];
-            let manager = if upstream {
-                Manager::upstream(env, &flags).await?
-            } else {
-                Manager::kcm_rs(env, &flags).await?
-            };
-            wait_serving(port, &manager).await?;
+            let manager = Manager::serving(env, upstream, &flags, port).await?;
             served_subjects.push(served(port, &[])?.0);
             for file in ["kube-controller-manager.crt", "kube-controller-manager.key"] {
                 assert!(dir.join(file).is_file(), "{}: no {file}", manager.label());

@@ -279,17 +279,22 @@ async fn serve_connection<H: Handler>(
         inner: tls_stream,
         activity: activity.clone(),
     };
+    // The service asks for a GOAWAY and waits until the connection loop has started it, so the
+    // frame precedes the response (as Go's) and the client does not reuse the connection.
     let goaway = Arc::new(tokio::sync::Notify::new());
+    let goaway_sent = Arc::new(tokio::sync::Notify::new());
     let service = {
         let busy = busy.clone();
         let activity = activity.clone();
         let goaway = goaway.clone();
+        let goaway_sent = goaway_sent.clone();
         service_fn(move |request| {
             let handler = handler.clone();
             let peer = peer.clone();
             let busy = busy.clone();
             let activity = activity.clone();
             let goaway = goaway.clone();
+            let goaway_sent = goaway_sent.clone();
             async move {
                 let http2 = request.version() == http::Version::HTTP_2;
                 busy.fetch_add(1, Ordering::AcqRel);
@@ -298,6 +303,8 @@ async fn serve_connection<H: Handler>(
                 activity.touch();
                 if response.extensions_mut().remove::<CloseAfter>().is_some() && http2 {
                     goaway.notify_one();
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(1), goaway_sent.notified()).await;
                 }
                 Ok::<_, std::convert::Infallible>(response)
             }
@@ -325,10 +332,13 @@ async fn serve_connection<H: Handler>(
                 tracing::debug!(%address, "closing an idle connection");
                 return;
             }
-            _ = goaway.notified(), if !shutting_down => {
-                // GOAWAY after the response in flight: Go's `Connection: close` on HTTP/2.
-                shutting_down = true;
-                connection.as_mut().graceful_shutdown();
+            _ = goaway.notified() => {
+                // GOAWAY, then the responses in flight: Go's `Connection: close` on HTTP/2.
+                if !shutting_down {
+                    shutting_down = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+                goaway_sent.notify_one();
             }
             result = connection.as_mut() => {
                 if let Err(error) = result {

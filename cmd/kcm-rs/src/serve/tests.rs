@@ -168,6 +168,40 @@ async fn client_certificates_from_the_client_ca() {
 }
 
 #[tokio::test]
+async fn a_replaced_client_ca_file_is_read_without_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (old, new) = (support::Pki::new(), support::Pki::new());
+    let ca_file = dir.path().join("ca.crt");
+    std::fs::write(&ca_file, old.ca_pem()).expect("write ca");
+    let mut options = options();
+    options.serving.authentication.client_ca_file = Some(ca_file.clone());
+    let cancel = CancellationToken::new();
+    let addr = start(&options, state().checks, |a| format!("{a}"), cancel.clone())
+        .await
+        .expect("serving starts");
+    let client = support::Client::new(addr, Some(new.client("alice", &["system:masters"])));
+    assert_eq!(
+        client.get("/metrics").await.0,
+        401,
+        "signed by a CA not trusted yet"
+    );
+    std::fs::write(&ca_file, new.ca_pem()).expect("replace ca");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while client.get("/metrics").await.0 != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new CA was not read"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Bad content keeps the last good bundle.
+    std::fs::write(&ca_file, "not a certificate").expect("garbage");
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(client.get("/metrics").await.0, 200);
+    cancel.cancel();
+}
+
+#[tokio::test]
 async fn request_headers_only_from_an_allowed_proxy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let front = support::Pki::new();
