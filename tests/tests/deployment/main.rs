@@ -9,8 +9,10 @@
 
 mod basics;
 mod history;
+mod observer;
 mod ownership;
 mod progress;
 mod recreate;
 mod rolling;
 mod support;
+mod view;
