@@ -10,11 +10,13 @@
 //!
 //! Modules, as upstream splits the package:
 //! * [`handlers`]: informer events → queued keys;
-//! * [`sync`]: the dispatch, new ReplicaSet and revisions, scaling, status writes;
+//! * [`sync`]: the dispatch, claiming, `scaleReplicaSet`, status writes, history cleanup;
+//! * [`new_rs`]: finding or creating the new ReplicaSet, revisions, hash collisions;
+//! * [`scale`]: scaling events and paused Deployments, with proportional scaling;
 //! * [`rolling`], [`recreate`], [`rollback`], [`progress`]: the strategies and conditions,
 //!   each with its pure arithmetic;
-//! * pure helpers: [`fenceposts`] (max surge / unavailable), [`scale`] (proportional
-//!   scaling), [`replicas`] (ReplicaSet lists and orderings), [`annotations`], [`hash`]
+//! * pure helpers: [`fenceposts`] (max surge / unavailable), [`replicas`] (ReplicaSet lists
+//!   and orderings), [`annotations`], [`hash`]
 //!   (`pod-template-hash`, template equality), [`conditions`], [`status`], [`history`]
 //!   (`revisionHistoryLimit`), [`spec`];
 //! * [`control`]: the API shell.
@@ -26,6 +28,7 @@ pub mod fenceposts;
 pub mod handlers;
 pub mod hash;
 pub mod history;
+pub mod new_rs;
 pub mod progress;
 pub mod recreate;
 pub mod replicas;

@@ -130,11 +130,15 @@ pub fn find_new(d: &Deployment, rss: &[ReplicaSet]) -> Option<usize> {
     })
 }
 
-/// `FindNewReplicaSet` + `FindOldReplicaSets`: the new ReplicaSet and every other one.
+/// `FindNewReplicaSet` + `FindOldReplicaSets`: the new ReplicaSet and every other one, oldest
+/// first. `FindNewReplicaSet` sorts the list by creation in place, so upstream's old
+/// ReplicaSets come in that order: the order Recreate scales them down in and rollback and
+/// `getReplicaFailures` search them in.
 pub fn split_new_and_old(
     d: &Deployment,
     mut rss: Vec<ReplicaSet>,
 ) -> (Option<ReplicaSet>, Vec<ReplicaSet>) {
+    rss.sort_by(by_creation);
     let new = find_new(d, &rss).map(|i| rss.remove(i));
     (new, rss)
 }

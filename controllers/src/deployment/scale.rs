@@ -1,6 +1,9 @@
-//! Scaling a Deployment that has several active ReplicaSets: the extra (or missing) replicas
-//! are spread over them in proportion to their size (upstream sync.go `scale` and util
-//! `GetReplicaSetProportion`, `getReplicaSetFraction`).
+//! Scaling events and paused Deployments (upstream sync.go `sync`, `scale`, `isScalingEvent`
+//! and util `GetReplicaSetProportion`, `getReplicaSetFraction`): a Deployment whose active
+//! ReplicaSets were sized for another `spec.replicas`, or that is paused, is scaled without
+//! rolling out. With one active ReplicaSet (or none) that one (or the newest) takes the whole
+//! size; with several, the extra (or missing) replicas are spread over them in proportion to
+//! their size.
 //!
 //! Each ReplicaSet's base is its share of the `max-replicas` annotation it was last scaled
 //! for; rounding leftovers go to the first ReplicaSet in the scaling order (the largest, newer
@@ -8,7 +11,15 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 
-use super::{annotations, fenceposts, replicas, spec};
+use super::{
+    annotations,
+    control::DeploymentControl,
+    fenceposts,
+    replicas::{self, ActiveOrLatest},
+    spec,
+    sync::{SyncOutcome, Syncer},
+};
+use crate::runtime::SyncError;
 
 /// `getReplicaSetFraction`: how many replicas `rs` gains (or loses) when the Deployment goes
 /// from the size its `max-replicas` annotation records to `spec.replicas + maxSurge`.
@@ -83,6 +94,81 @@ pub fn proportional_sizes(d: &Deployment, active: &[&ReplicaSet]) -> Vec<(usize,
         first.1 = (first.1 + to_add - added).max(0);
     }
     sizes
+}
+
+impl<C: DeploymentControl> Syncer<C> {
+    /// upstream `sync`: scaling (and history cleanup while paused) without rolling out.
+    pub(super) async fn sync_scaling(
+        &self,
+        d: &mut Deployment,
+        rs_list: &mut Vec<ReplicaSet>,
+    ) -> Result<SyncOutcome, SyncError> {
+        let (new_rs, mut old) = self.get_all_and_sync_revision(d, rs_list, false).await?;
+        self.scale(d, new_rs.as_ref(), &mut old).await?;
+        if spec::paused(d) && annotations::rollback_to(d).is_none() {
+            self.cleanup_deployment(&old, d).await?;
+        }
+        self.sync_deployment_status(&old, new_rs.as_ref(), d)
+            .await?;
+        Ok(SyncOutcome::Done)
+    }
+
+    /// `scale`: bring the active ReplicaSets to the Deployment's size.
+    async fn scale(
+        &self,
+        d: &Deployment,
+        new_rs: Option<&ReplicaSet>,
+        old: &mut [ReplicaSet],
+    ) -> Result<(), SyncError> {
+        let want = spec::replicas(d);
+        // FindActiveOrLatest sorts the old ReplicaSets newest first, in place.
+        old.sort_by(|a, b| replicas::by_creation(b, a));
+        if let Some(which) = replicas::find_active_or_latest(new_rs, old) {
+            let rs = match which {
+                ActiveOrLatest::New => new_rs,
+                ActiveOrLatest::Old(i) => old.get(i),
+            };
+            if let Some(rs) = rs
+                && replicas::spec_replicas(rs) != want
+            {
+                self.scale_replica_set(rs, want, d, false).await?;
+            }
+            return Ok(());
+        }
+        if replicas::is_saturated(d, new_rs) {
+            for rs in old.iter().filter(|rs| replicas::is_active(rs)) {
+                self.scale_replica_set(rs, 0, d, false).await?;
+            }
+            return Ok(());
+        }
+        if spec::is_rolling_update(d) {
+            let active: Vec<&ReplicaSet> = old
+                .iter()
+                .chain(new_rs)
+                .filter(|rs| replicas::is_active(rs))
+                .collect();
+            for (i, size) in proportional_sizes(d, &active) {
+                self.scale_replica_set(active[i], size, d, true).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `isScalingEvent`: an active ReplicaSet was sized for a different `spec.replicas`.
+    pub(super) async fn is_scaling_event(
+        &self,
+        d: &mut Deployment,
+        rs_list: &mut Vec<ReplicaSet>,
+    ) -> Result<bool, SyncError> {
+        let (new_rs, old) = self.get_all_and_sync_revision(d, rs_list, false).await?;
+        let want = spec::replicas(d);
+        Ok(old
+            .iter()
+            .chain(new_rs.as_ref())
+            .filter(|rs| replicas::is_active(rs))
+            .filter_map(annotations::desired_replicas)
+            .any(|desired| desired != want))
+    }
 }
 
 #[cfg(test)]

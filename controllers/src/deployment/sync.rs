@@ -1,7 +1,8 @@
 //! One sync of one Deployment (upstream deployment_controller.go `syncDeployment`,
-//! `getReplicaSetsForDeployment`, and sync.go): the dispatch, finding or creating the new
-//! ReplicaSet and syncing revisions, scaling, and the status writes. The strategies live in
-//! [`super::rolling`], [`super::recreate`] and [`super::rollback`]; every decision is a pure
+//! `getReplicaSetsForDeployment`, and sync.go): the dispatch, claiming, `scaleReplicaSet`, the
+//! status writes and history cleanup. The new ReplicaSet and revisions live in
+//! [`super::new_rs`], scaling events and paused Deployments in [`super::scale`], the strategies
+//! in [`super::rolling`], [`super::recreate`] and [`super::rollback`]; every decision is a pure
 //! function of the modules they call; all API calls go through [`DeploymentControl`].
 //!
 //! Dispatch, in upstream's order:
@@ -21,7 +22,7 @@
 use std::{sync::Arc, time::Duration};
 
 use k8s_openapi::{
-    api::apps::v1::{Deployment, ReplicaSet, ReplicaSetSpec},
+    api::apps::v1::{Deployment, ReplicaSet},
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 use kcm_shared::{
@@ -35,10 +36,7 @@ use kcm_shared::{
 use super::{
     annotations, conditions,
     control::DeploymentControl,
-    fenceposts, hash, history,
-    replicas::{self, ActiveOrLatest},
-    rolling::new_rs_new_replicas,
-    scale::proportional_sizes,
+    fenceposts, history, replicas,
     spec::{self, Strategy},
     status,
 };
@@ -220,236 +218,6 @@ impl<C: DeploymentControl> Syncer<C> {
         self.update_status(d).await
     }
 
-    /// `getAllReplicaSetsAndSyncRevision`: the new ReplicaSet (created if `create` and there is
-    /// none) and every old one, with revisions synced.
-    pub(super) async fn get_all_and_sync_revision(
-        &self,
-        d: &mut Deployment,
-        rs_list: &mut Vec<ReplicaSet>,
-        create: bool,
-    ) -> Result<(Option<ReplicaSet>, Vec<ReplicaSet>), SyncError> {
-        let (existing, old) = replicas::split_new_and_old(d, rs_list.clone());
-        let new_revision = annotations::max_revision(&old) + 1;
-        let new_rs = match existing {
-            Some(existing) => Some(
-                self.sync_existing_new_rs(d, rs_list, existing, new_revision)
-                    .await?,
-            ),
-            None if create => Some(self.create_new_rs(d, rs_list, &old, new_revision).await?),
-            None => None,
-        };
-        Ok((new_rs, old))
-    }
-
-    /// The existing-new-ReplicaSet half of `getNewReplicaSet`.
-    async fn sync_existing_new_rs(
-        &self,
-        d: &mut Deployment,
-        rs_list: &mut [ReplicaSet],
-        existing: ReplicaSet,
-        new_revision: i64,
-    ) -> Result<ReplicaSet, SyncError> {
-        let mut copy = existing;
-        let annotations_changed = annotations::set_new_replica_set_annotations(
-            d,
-            &mut copy,
-            new_revision,
-            true,
-            annotations::MAX_REVISION_HISTORY_CHARS,
-            fenceposts::max_surge(d),
-        );
-        let min_ready = spec::min_ready_seconds(d);
-        let rs_min_ready = copy
-            .spec
-            .as_ref()
-            .and_then(|s| s.min_ready_seconds)
-            .unwrap_or(0);
-        if annotations_changed || rs_min_ready != min_ready {
-            if let Some(s) = copy.spec.as_mut() {
-                s.min_ready_seconds = Some(min_ready);
-            }
-            let updated = self.control.update_replica_set(&copy).await?;
-            replace_in(rs_list, &updated);
-            return Ok(updated);
-        }
-        let revision = copy
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(annotations::REVISION))
-            .cloned()
-            .unwrap_or_default();
-        let mut needs_update = annotations::set_deployment_revision(d, &revision);
-        let has_progressing = d
-            .status
-            .as_ref()
-            .is_some_and(|s| conditions::get(s, conditions::PROGRESSING).is_some());
-        if spec::progress_deadline_seconds(d).is_some() && !has_progressing {
-            let condition = conditions::new_condition(
-                conditions::PROGRESSING,
-                conditions::TRUE,
-                conditions::FOUND_NEW_RS,
-                format!("Found new replica set {:?}", replicas::name(&copy)),
-                self.clock.now(),
-            );
-            conditions::set(d.status.get_or_insert_with(Default::default), condition);
-            needs_update = true;
-        }
-        if needs_update {
-            self.update_status(d).await?;
-        }
-        Ok(copy)
-    }
-
-    /// The creating half of `getNewReplicaSet`.
-    async fn create_new_rs(
-        &self,
-        d: &mut Deployment,
-        rs_list: &mut Vec<ReplicaSet>,
-        old: &[ReplicaSet],
-        new_revision: i64,
-    ) -> Result<ReplicaSet, SyncError> {
-        let (namespace, d_name) = ns_name(&d.metadata);
-        let (namespace, d_name) = (namespace.to_owned(), d_name.to_owned());
-        let collision_count = d.status.as_ref().and_then(|s| s.collision_count);
-        let mut template = spec::template(d).cloned().unwrap_or_default();
-        let pod_hash = hash::compute_hash(&template, collision_count);
-        let mut labels = template
-            .metadata
-            .as_ref()
-            .and_then(|m| m.labels.clone())
-            .unwrap_or_default();
-        labels.insert(hash::POD_TEMPLATE_HASH_LABEL.to_owned(), pod_hash.clone());
-        template
-            .metadata
-            .get_or_insert_with(Default::default)
-            .labels = Some(labels.clone());
-        let mut selector = spec::selector(d).cloned().unwrap_or_default();
-        selector
-            .match_labels
-            .get_or_insert_with(Default::default)
-            .insert(hash::POD_TEMPLATE_HASH_LABEL.to_owned(), pod_hash.clone());
-        let name = hash::replica_set_name(&d_name, &pod_hash);
-        let mut new_rs = ReplicaSet {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                namespace: Some(namespace.clone()),
-                owner_references: new_controller_ref(d).map(|r| vec![r]),
-                labels: Some(labels),
-                ..Default::default()
-            },
-            spec: Some(ReplicaSetSpec {
-                replicas: Some(0),
-                min_ready_seconds: Some(spec::min_ready_seconds(d)),
-                selector,
-                template: Some(template),
-            }),
-            status: None,
-        };
-        let count = new_rs_new_replicas(d, replicas::sum_spec(old), 0)
-            .map_err(|e| SyncError::Permanent(e.to_string()))?;
-        if let Some(s) = new_rs.spec.as_mut() {
-            s.replicas = Some(count);
-        }
-        annotations::set_new_replica_set_annotations(
-            d,
-            &mut new_rs,
-            new_revision,
-            false,
-            annotations::MAX_REVISION_HISTORY_CHARS,
-            fenceposts::max_surge(d),
-        );
-        let (created, already_existed) = match self
-            .control
-            .create_replica_set(&namespace, &new_rs)
-            .await
-        {
-            Ok(created) => (created, false),
-            Err(e) if e.kind == FailureKind::AlreadyExists => {
-                let Some(found) = self.replica_sets.get_namespaced(&namespace, &name) else {
-                    return Err(SyncError::Api(e));
-                };
-                let ours = found.metadata.owner_references.iter().flatten().any(|r| {
-                    r.controller == Some(true) && d.metadata.uid.as_deref() == Some(r.uid.as_str())
-                });
-                let same_template = match (
-                    spec::template(d),
-                    found.spec.as_ref().and_then(|s| s.template.as_ref()),
-                ) {
-                    (Some(a), Some(b)) => hash::equal_ignore_hash(a, b),
-                    _ => false,
-                };
-                if !(ours && same_template) {
-                    // A hash collision: the next sync computes another name.
-                    let status = d.status.get_or_insert_with(Default::default);
-                    let before = status.collision_count.unwrap_or(0);
-                    status.collision_count = Some(before + 1);
-                    match self.update_status(d).await {
-                        Ok(()) => tracing::info!(
-                            deployment = %format!("{namespace}/{d_name}"),
-                            old_collision_count = before,
-                            new_collision_count = before + 1,
-                            "found a hash collision for deployment - bumping collisionCount to resolve it"
-                        ),
-                        Err(error) => tracing::debug!(%error, "collisionCount update failed"),
-                    }
-                    return Err(SyncError::Api(e));
-                }
-                ((*found).clone(), true)
-            }
-            Err(e) if e.kind == FailureKind::NamespaceTerminating => return Err(SyncError::Api(e)),
-            Err(e) => {
-                let message = format!("Failed to create new replica set {name:?}: {}", e.message);
-                if spec::progress_deadline_seconds(d).is_some() {
-                    let condition = conditions::new_condition(
-                        conditions::PROGRESSING,
-                        conditions::FALSE,
-                        conditions::FAILED_RS_CREATE,
-                        message.clone(),
-                        self.clock.now(),
-                    );
-                    conditions::set(d.status.get_or_insert_with(Default::default), condition);
-                    if let Err(error) = self.update_status(d).await {
-                        tracing::debug!(%error, "status update after a failed creation failed");
-                    }
-                }
-                self.control
-                    .event(d, EventType::Warning, conditions::FAILED_RS_CREATE, message);
-                return Err(SyncError::Api(e));
-            }
-        };
-        if !already_existed && count > 0 {
-            self.control.event(
-                d,
-                EventType::Normal,
-                SCALING_REPLICA_SET,
-                format!(
-                    "Scaled up replica set {} from 0 to {count}",
-                    replicas::name(&created)
-                ),
-            );
-        }
-        let mut needs_update = annotations::set_deployment_revision(d, &new_revision.to_string());
-        if !already_existed && spec::progress_deadline_seconds(d).is_some() {
-            let condition = conditions::new_condition(
-                conditions::PROGRESSING,
-                conditions::TRUE,
-                conditions::NEW_REPLICA_SET,
-                format!("Created new replica set {:?}", replicas::name(&created)),
-                self.clock.now(),
-            );
-            conditions::set(d.status.get_or_insert_with(Default::default), condition);
-            needs_update = true;
-        }
-        if !already_existed {
-            rs_list.push(created.clone());
-        }
-        if needs_update {
-            self.update_status(d).await?;
-        }
-        Ok(created)
-    }
-
     /// `scaleReplicaSet`: write the new size and the desired/max annotations if either
     /// differs (`force`: even when the size is the same). Returns whether the size changed and
     /// the ReplicaSet as now known.
@@ -489,79 +257,6 @@ impl<C: DeploymentControl> Syncer<C> {
         Ok((size_changed, updated))
     }
 
-    /// upstream `sync`: scaling (and history cleanup while paused) without rolling out.
-    async fn sync_scaling(
-        &self,
-        d: &mut Deployment,
-        rs_list: &mut Vec<ReplicaSet>,
-    ) -> Result<SyncOutcome, SyncError> {
-        let (new_rs, mut old) = self.get_all_and_sync_revision(d, rs_list, false).await?;
-        self.scale(d, new_rs.as_ref(), &mut old).await?;
-        if spec::paused(d) && annotations::rollback_to(d).is_none() {
-            self.cleanup_deployment(&old, d).await?;
-        }
-        self.sync_deployment_status(&old, new_rs.as_ref(), d)
-            .await?;
-        Ok(SyncOutcome::Done)
-    }
-
-    /// `scale`: bring the active ReplicaSets to the Deployment's size.
-    async fn scale(
-        &self,
-        d: &Deployment,
-        new_rs: Option<&ReplicaSet>,
-        old: &mut [ReplicaSet],
-    ) -> Result<(), SyncError> {
-        let want = spec::replicas(d);
-        // FindActiveOrLatest sorts the old ReplicaSets newest first, in place.
-        old.sort_by(|a, b| replicas::by_creation(b, a));
-        if let Some(which) = replicas::find_active_or_latest(new_rs, old) {
-            let rs = match which {
-                ActiveOrLatest::New => new_rs,
-                ActiveOrLatest::Old(i) => old.get(i),
-            };
-            if let Some(rs) = rs
-                && replicas::spec_replicas(rs) != want
-            {
-                self.scale_replica_set(rs, want, d, false).await?;
-            }
-            return Ok(());
-        }
-        if replicas::is_saturated(d, new_rs) {
-            for rs in old.iter().filter(|rs| replicas::is_active(rs)) {
-                self.scale_replica_set(rs, 0, d, false).await?;
-            }
-            return Ok(());
-        }
-        if spec::is_rolling_update(d) {
-            let active: Vec<&ReplicaSet> = old
-                .iter()
-                .chain(new_rs)
-                .filter(|rs| replicas::is_active(rs))
-                .collect();
-            for (i, size) in proportional_sizes(d, &active) {
-                self.scale_replica_set(active[i], size, d, true).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// `isScalingEvent`: an active ReplicaSet was sized for a different `spec.replicas`.
-    async fn is_scaling_event(
-        &self,
-        d: &mut Deployment,
-        rs_list: &mut Vec<ReplicaSet>,
-    ) -> Result<bool, SyncError> {
-        let (new_rs, old) = self.get_all_and_sync_revision(d, rs_list, false).await?;
-        let want = spec::replicas(d);
-        Ok(old
-            .iter()
-            .chain(new_rs.as_ref())
-            .filter(|rs| replicas::is_active(rs))
-            .filter_map(annotations::desired_replicas)
-            .any(|desired| desired != want))
-    }
-
     /// `syncDeploymentStatus`: write the calculated status if it changed.
     pub(super) async fn sync_deployment_status(
         &self,
@@ -598,16 +293,6 @@ impl<C: DeploymentControl> Syncer<C> {
             }
         }
         Ok(())
-    }
-}
-
-/// Replaces the entry of `rs_list` with `updated`'s UID.
-fn replace_in(rs_list: &mut [ReplicaSet], updated: &ReplicaSet) {
-    if let Some(slot) = rs_list
-        .iter_mut()
-        .find(|rs| rs.metadata.uid == updated.metadata.uid)
-    {
-        *slot = updated.clone();
     }
 }
 

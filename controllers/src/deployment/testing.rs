@@ -30,10 +30,15 @@ pub fn at(secs: i64) -> Timestamp {
     Timestamp::from_second(1_700_000_000 + secs).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// A pod template labelled `name=test` running `image`.
 pub fn template(image: &str) -> PodTemplateSpec {
+    template_with_labels(image, &[("name", "test")])
+}
+
+pub fn template_with_labels(image: &str, labels: &[(&str, &str)]) -> PodTemplateSpec {
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
-            labels: Some(map(&[("name", "test")])),
+            labels: Some(map(labels)),
             ..Default::default()
         }),
         spec: Some(PodSpec {

@@ -1,31 +1,7 @@
 use super::*;
-use k8s_openapi::{
-    api::core::v1::{Container, PodSecurityContext, PodSpec},
-    apimachinery::pkg::apis::meta::v1::ObjectMeta,
-};
+use crate::deployment::testing::template_with_labels;
+use k8s_openapi::api::core::v1::PodSecurityContext;
 use std::collections::BTreeMap;
-
-fn template(image: &str, labels: &[(&str, &str)]) -> PodTemplateSpec {
-    PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(
-                labels
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
-            ..Default::default()
-        }),
-        spec: Some(PodSpec {
-            containers: vec![Container {
-                name: "c".into(),
-                image: Some(image.into()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
-    }
-}
 
 #[test]
 fn safe_encode_maps_digits_into_the_alphabet() {
@@ -34,7 +10,7 @@ fn safe_encode_maps_digits_into_the_alphabet() {
 
 #[test]
 fn hash_is_deterministic_and_in_the_alphabet() {
-    let t = template("a", &[("name", "test")]);
+    let t = template_with_labels("a", &[("name", "test")]);
     let h = compute_hash(&t, None);
     assert_eq!(h, compute_hash(&t.clone(), None));
     assert!(!h.is_empty() && h.len() <= 10, "{h}");
@@ -43,8 +19,8 @@ fn hash_is_deterministic_and_in_the_alphabet() {
 
 #[test]
 fn hash_depends_on_template_and_collision_count() {
-    let a = template("a", &[("name", "test")]);
-    let b = template("b", &[("name", "test")]);
+    let a = template_with_labels("a", &[("name", "test")]);
+    let b = template_with_labels("b", &[("name", "test")]);
     assert_ne!(compute_hash(&a, None), compute_hash(&b, None));
     assert_ne!(compute_hash(&a, None), compute_hash(&a, Some(1)));
     assert_ne!(compute_hash(&a, Some(1)), compute_hash(&a, Some(2)));
@@ -54,23 +30,23 @@ fn hash_depends_on_template_and_collision_count() {
 
 #[test]
 fn hash_ignores_the_hash_label_and_empty_fields() {
-    let plain = template("a", &[("name", "test")]);
-    let labelled = template("a", &[("name", "test"), (POD_TEMPLATE_HASH_LABEL, "x")]);
+    let plain = template_with_labels("a", &[("name", "test")]);
+    let labelled = template_with_labels("a", &[("name", "test"), (POD_TEMPLATE_HASH_LABEL, "x")]);
     assert_eq!(compute_hash(&plain, None), compute_hash(&labelled, None));
 }
 
 #[test]
 fn equality_ignores_only_the_hash_label() {
-    let plain = template("a", &[("name", "test")]);
-    let labelled = template("a", &[("name", "test"), (POD_TEMPLATE_HASH_LABEL, "x")]);
+    let plain = template_with_labels("a", &[("name", "test")]);
+    let labelled = template_with_labels("a", &[("name", "test"), (POD_TEMPLATE_HASH_LABEL, "x")]);
     assert!(equal_ignore_hash(&plain, &labelled));
     assert!(!equal_ignore_hash(
         &plain,
-        &template("a", &[("name", "other")])
+        &template_with_labels("a", &[("name", "other")])
     ));
     assert!(!equal_ignore_hash(
         &plain,
-        &template("b", &[("name", "test")])
+        &template_with_labels("b", &[("name", "test")])
     ));
     let mut grace = plain.clone();
     if let Some(spec) = grace.spec.as_mut() {
@@ -81,7 +57,7 @@ fn equality_ignores_only_the_hash_label() {
 
 #[test]
 fn equality_treats_missing_and_empty_collections_alike() {
-    let mut a = template("a", &[("name", "test")]);
+    let mut a = template_with_labels("a", &[("name", "test")]);
     let mut b = a.clone();
     if let Some(meta) = a.metadata.as_mut() {
         meta.annotations = None;
@@ -95,8 +71,8 @@ fn equality_treats_missing_and_empty_collections_alike() {
     }
     assert!(equal_ignore_hash(&a, &b));
     // A template with only the hash label equals one with no labels at all.
-    let only_hash = template("a", &[(POD_TEMPLATE_HASH_LABEL, "x")]);
-    let mut no_labels = template("a", &[]);
+    let only_hash = template_with_labels("a", &[(POD_TEMPLATE_HASH_LABEL, "x")]);
+    let mut no_labels = template_with_labels("a", &[]);
     if let Some(meta) = no_labels.metadata.as_mut() {
         meta.labels = None;
     }

@@ -81,6 +81,26 @@ fn new_replica_set_is_the_oldest_with_an_equal_template() {
 }
 
 #[test]
+fn old_replica_sets_come_oldest_first_whatever_the_cache_order() {
+    // FindNewReplicaSet sorts the list by creation in place, so upstream's old ReplicaSets
+    // (the order Recreate scales them down in, rollback and ReplicaFailure search them in)
+    // are oldest first, names breaking ties.
+    let d = deployment(3, int(1), int(0));
+    let rss = vec![
+        rs("q", 10, 1, 0),
+        rs("s", 0, 1, 0),
+        rs("r", 5, 1, 0),
+        rs("p", 5, 1, 0),
+    ];
+    let (new, old) = split_new_and_old(&d, rss);
+    assert!(new.is_none());
+    assert_eq!(
+        old.iter().map(name).collect::<Vec<_>>(),
+        ["s", "p", "r", "q"]
+    );
+}
+
+#[test]
 fn active_or_latest() {
     let new = rs("new", 10, 0, 0);
     let old = vec![rs("o1", 0, 0, 0), rs("o2", 5, 0, 0)];

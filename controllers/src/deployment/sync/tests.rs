@@ -49,14 +49,4 @@ fn no_pause_conditions_without_a_deadline_or_after_it_passed() {
     assert!(paused_condition(&d, at(1)).is_none());
 }
 
-#[test]
-fn replace_in_swaps_by_uid() {
-    let mut list = vec![rs("a", 0, 1, 1), rs("b", 0, 1, 1)];
-    let mut updated = rs("b", 0, 5, 1);
-    updated.metadata.resource_version = Some("9".into());
-    replace_in(&mut list, &updated);
-    assert_eq!(replicas::spec_replicas(&list[1]), 5);
-    assert_eq!(replicas::spec_replicas(&list[0]), 1);
-}
-
 mod shell;

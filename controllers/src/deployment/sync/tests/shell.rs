@@ -545,6 +545,29 @@ async fn recreate_scales_old_to_zero_first_and_creates_nothing() {
 }
 
 #[tokio::test]
+async fn recreate_scales_old_replica_sets_down_oldest_first() {
+    // Names sort against the creation order, and the cache gets them newest first.
+    let old = |name: &str, created: i64, revision: i64| {
+        with_scale_annotations(
+            with_revision(owned_by_d(rs(name, created, 1, 1), name, "h"), revision),
+            3,
+            3,
+        )
+    };
+    let rss = vec![old("d-a", 10, 3), old("d-b", 5, 2), old("d-c", 0, 1)];
+    let s = setup(recreate_d(), rss, vec![]);
+    let _ = s.syncer.sync(&key()).await;
+    assert_eq!(
+        scalings(&s.fake.calls()),
+        [
+            "Scaled down replica set d-c from 1 to 0",
+            "Scaled down replica set d-b from 1 to 0",
+            "Scaled down replica set d-a from 1 to 0",
+        ]
+    );
+}
+
+#[tokio::test]
 async fn recreate_waits_for_old_pods_but_not_for_terminal_ones() {
     let mut old = with_scale_annotations(
         with_revision(owned_by_d(rs("d-old", 0, 0, 0), "a", "h1"), 1),
