@@ -1,4 +1,5 @@
-//! A pod-count ResourceQuota, for tests of creations the apiserver refuses.
+//! Object-count ResourceQuotas (pods, ReplicaSets, ...), for tests of creations the apiserver
+//! refuses.
 //!
 //! No quota controller runs in the test environment, so the quota's status (which the
 //! admission plugin counts against) is written here too: `used` starts at zero and admission
@@ -18,12 +19,24 @@ pub const POD_QUOTA: &str = "pods";
 
 /// Creates (`create`) or changes the quota `pods` of the namespace to allow `pods` pods.
 pub async fn set_pod_quota(ns: &TestNamespace, pods: u32, create: bool) -> anyhow::Result<()> {
+    set_quota(ns, POD_QUOTA, "pods", pods, create).await
+}
+
+/// Creates (`create`, with nothing used yet) or changes the quota `name` to allow `limit` of
+/// `resource` (`pods`, `count/replicasets.apps`, ...).
+pub async fn set_quota(
+    ns: &TestNamespace,
+    name: &str,
+    resource: &str,
+    limit: u32,
+    create: bool,
+) -> anyhow::Result<()> {
     let api = ns.api::<ResourceQuota>();
-    let hard = [("pods".to_string(), Quantity(pods.to_string()))].into();
+    let hard = [(resource.to_string(), Quantity(limit.to_string()))].into();
     if create {
         let quota = ResourceQuota {
             metadata: ObjectMeta {
-                name: Some(POD_QUOTA.into()),
+                name: Some(name.into()),
                 ..Default::default()
             },
             spec: Some(ResourceQuotaSpec {
@@ -33,16 +46,16 @@ pub async fn set_pod_quota(ns: &TestNamespace, pods: u32, create: bool) -> anyho
             status: None,
         };
         api.create(&PostParams::default(), &quota).await?;
-        let status =
-            json!({ "status": { "hard": { "pods": pods.to_string() }, "used": { "pods": "0" } } });
-        api.patch_status(POD_QUOTA, &PatchParams::default(), &Patch::Merge(&status))
+        let status = json!({ "status": {
+            "hard": { resource: limit.to_string() }, "used": { resource: "0" } } });
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
             .await?;
     } else {
-        let spec = json!({ "spec": { "hard": { "pods": pods.to_string() } } });
-        api.patch(POD_QUOTA, &PatchParams::default(), &Patch::Merge(&spec))
+        let spec = json!({ "spec": { "hard": { resource: limit.to_string() } } });
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&spec))
             .await?;
-        let status = json!({ "status": { "hard": { "pods": pods.to_string() } } });
-        api.patch_status(POD_QUOTA, &PatchParams::default(), &Patch::Merge(&status))
+        let status = json!({ "status": { "hard": { resource: limit.to_string() } } });
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
             .await?;
     }
     Ok(())

@@ -1,11 +1,12 @@
 //! Progress and failure conditions (reference §3.9, §3.10, §6 scenarios 13, 17, 18): the
 //! progress deadline exceeded and recovered, no deadline at all, a paused creation resumed,
-//! and ReplicaFailure copied from a ReplicaSet that a ResourceQuota stops.
+//! ReplicaFailure copied from a ReplicaSet that a ResourceQuota stops, and ReplicaSetCreateError
+//! when a ResourceQuota refuses the new ReplicaSet itself.
 
 use std::time::Duration;
 
 use serde_json::json;
-use testenv::quota::set_pod_quota;
+use testenv::quota::{set_pod_quota, set_quota};
 
 use crate::support::*;
 
@@ -183,5 +184,86 @@ async fn replica_failure_from_a_quota_is_reported_and_cleared() -> anyhow::Resul
     );
     assert_eq!(failing.rs("H1").conditions.len(), 1);
     assert!(cleared.rs("H1").conditions.is_empty());
+    Ok(())
+}
+
+/// `d-<hash>` → `d-<new>`: the name of a ReplicaSet that was never created, so [`Hashes`]
+/// cannot know its hash (this is the hash normalisation, for a value only seen in text).
+fn blank_unknown_hash(message: &str) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(at) = rest.find("\"d-") {
+        out.push_str(&rest[..at + 3]);
+        rest = &rest[at + 3..];
+        let len = rest
+            .find(|c: char| !"456789bcdf".contains(c))
+            .unwrap_or(rest.len());
+        if len > 0 && rest[len..].starts_with('"') {
+            out.push_str("<new>");
+        } else {
+            out.push_str(&rest[..len]);
+        }
+        rest = &rest[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test]
+async fn a_refused_new_replica_set_is_a_replica_set_create_error() -> anyhow::Result<()> {
+    const RS_COUNT: &str = "count/replicasets.apps";
+    let Some((failing, created)) = both("d-rs-quota", &[], |ns, _| async move {
+        set_quota(&ns, "replicasets", RS_COUNT, 1, true).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        create(&ns, &build("d", 1, "registry.invalid/img:1")).await?;
+        wait_replica_sets(&ns, "the first replica set", |l| l.len() == 1).await?;
+        set_image(&ns, "d", "registry.invalid/img:2", false).await?;
+        // Not `wait_deployment`: the failing sync never gets as far as bumping
+        // observedGeneration (upstream writes only the condition), so wait on the condition.
+        let api = ns.api::<k8s_openapi::api::apps::v1::Deployment>();
+        testenv::wait_for_object(&api, "d", TIMEOUT, "ReplicaSetCreateError", |d| {
+            reason(d, "Progressing").as_deref() == Some("ReplicaSetCreateError")
+        })
+        .await?;
+        wait_event(&ns, "d", "ReplicaSetCreateError", "exceeded quota").await?;
+        let mut failing = view(&ns, "d").await?;
+        for c in &mut failing.conditions {
+            c.message = blank_unknown_hash(&c.message);
+        }
+        failing.events = failing
+            .events
+            .into_iter()
+            .map(|(t, r, m)| (t, r, blank_unknown_hash(&m)))
+            .collect();
+        set_quota(&ns, "replicasets", RS_COUNT, 2, false).await?;
+        wait_replica_sets(&ns, "the second replica set", |l| l.len() == 2).await?;
+        wait_deployment(&ns, "d", "the rollout going on", |d| {
+            counts(d).updated == 1
+                && reason(d, "Progressing").as_deref() != Some("ReplicaSetCreateError")
+        })
+        .await?;
+        anyhow::Ok((failing, view(&ns, "d").await?.replica_sets.len()))
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    assert!(
+        !failing.generation_observed,
+        "the template change is not observed while the new ReplicaSet is refused"
+    );
+    let p = failing.condition("Progressing").expect("Progressing");
+    assert_eq!(p.status, "False");
+    assert!(
+        p.message
+            .starts_with("Failed to create new replica set \"d-<new>\": ")
+            && p.message.contains("exceeded quota"),
+        "{p:?}"
+    );
+    assert_eq!(
+        failing.messages("ReplicaSetCreateError"),
+        [p.message.clone()].into()
+    );
+    assert_eq!(created, 2);
     Ok(())
 }
