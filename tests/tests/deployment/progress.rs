@@ -217,6 +217,7 @@ async fn a_refused_new_replica_set_is_a_replica_set_create_error() -> anyhow::Re
         tokio::time::sleep(Duration::from_secs(1)).await;
         create(&ns, &build("d", 1, "registry.invalid/img:1")).await?;
         wait_replica_sets(&ns, "the first replica set", |l| l.len() == 1).await?;
+        wait_deployment(&ns, "d", "the first status", |d| counts(d).updated == 1).await?;
         set_image(&ns, "d", "registry.invalid/img:2", false).await?;
         // Not `wait_deployment`: the failing sync never gets as far as bumping
         // observedGeneration (upstream writes only the condition), so wait on the condition.
