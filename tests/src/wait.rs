@@ -128,3 +128,40 @@ pub fn describe<K: Resource + Serialize>(object: &K) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The namespace's pods, sorted by name.
+pub async fn namespace_pods(
+    ns: &crate::TestNamespace,
+) -> anyhow::Result<Vec<k8s_openapi::api::core::v1::Pod>> {
+    use kube::ResourceExt;
+    let mut pods = ns
+        .api::<k8s_openapi::api::core::v1::Pod>()
+        .list(&kube::api::ListParams::default())
+        .await?
+        .items;
+    pods.sort_by_key(|p| p.name_any());
+    Ok(pods)
+}
+
+/// Waits until the namespace's pods (sorted by name) satisfy `condition`; returns them. On
+/// timeout the error names the pods last seen.
+pub async fn wait_namespace_pods(
+    ns: &crate::TestNamespace,
+    timeout: Duration,
+    what: &str,
+    condition: impl Fn(&[k8s_openapi::api::core::v1::Pod]) -> bool,
+) -> anyhow::Result<Vec<k8s_openapi::api::core::v1::Pod>> {
+    use kube::ResourceExt;
+    Ok(wait_until(timeout, what, || async {
+        match namespace_pods(ns).await {
+            Ok(pods) if condition(&pods) => Check::Done(pods),
+            Ok(pods) => Check::NotYet(format!(
+                "{} pods: {:?}",
+                pods.len(),
+                pods.iter().map(|p| p.name_any()).collect::<Vec<_>>()
+            )),
+            Err(e) => Check::NotYet(format!("listing pods failed: {e}")),
+        }
+    })
+    .await?)
+}

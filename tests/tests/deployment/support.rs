@@ -345,12 +345,6 @@ pub async fn replica_sets(ns: &TestNamespace) -> anyhow::Result<Vec<ReplicaSet>>
         .items)
 }
 
-pub async fn pods(ns: &TestNamespace) -> anyhow::Result<Vec<Pod>> {
-    let mut pods = ns.api::<Pod>().list(&ListParams::default()).await?.items;
-    pods.sort_by_key(|p| p.name_any());
-    Ok(pods)
-}
-
 /// Waits until the namespace's ReplicaSets satisfy `condition`; returns them.
 pub async fn wait_replica_sets(
     ns: &TestNamespace,
@@ -378,18 +372,7 @@ pub async fn wait_pods(
     what: &str,
     condition: impl Fn(&[Pod]) -> bool,
 ) -> anyhow::Result<Vec<Pod>> {
-    Ok(wait_until(TIMEOUT, what, || async {
-        match pods(ns).await {
-            Ok(pods) if condition(&pods) => Check::Done(pods),
-            Ok(pods) => Check::NotYet(format!(
-                "{} pods: {:?}",
-                pods.len(),
-                pods.iter().map(|p| p.name_any()).collect::<Vec<_>>()
-            )),
-            Err(e) => Check::NotYet(format!("listing pods failed: {e}")),
-        }
-    })
-    .await?)
+    testenv::wait::wait_namespace_pods(ns, TIMEOUT, what, condition).await
 }
 
 /// The controller owner reference of an object, if any.

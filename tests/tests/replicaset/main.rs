@@ -18,12 +18,9 @@ use futures::StreamExt;
 use k8s_openapi::{
     api::{
         apps::v1::ReplicaSet,
-        core::v1::{Pod, ReplicationController, ResourceQuota, ResourceQuotaSpec},
+        core::v1::{Pod, ReplicationController},
     },
-    apimachinery::pkg::{
-        api::resource::Quantity,
-        apis::meta::v1::{ObjectMeta, OwnerReference},
-    },
+    apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
 };
 use kcm_controllers::replicaset::kind::ReplicaKind;
 use kube::{
@@ -37,6 +34,7 @@ use testenv::{
     TestNamespace,
     nodes::create_ready_node,
     pods::{bind_pod, mark_pod_not_ready, mark_pod_running_ready, next_pod_ip},
+    quota::set_pod_quota,
 };
 
 /// What a scale-up from 0 to 3 and back to 0 leaves behind.
@@ -185,38 +183,6 @@ async fn a_replica_set_of_300_never_creates_more_than_300_pods() -> anyhow::Resu
     };
     assert_eq!(ours.0, 300, "pods ever created");
     assert_eq!(ours, upstream);
-    Ok(())
-}
-
-async fn set_pod_quota(ns: &TestNamespace, pods: u32, create: bool) -> anyhow::Result<()> {
-    let api: Api<ResourceQuota> = ns.api();
-    let hard = [("pods".to_string(), Quantity(pods.to_string()))].into();
-    if create {
-        let quota = ResourceQuota {
-            metadata: ObjectMeta {
-                name: Some("pods".into()),
-                ..Default::default()
-            },
-            spec: Some(ResourceQuotaSpec {
-                hard: Some(hard),
-                ..Default::default()
-            }),
-            status: None,
-        };
-        api.create(&PostParams::default(), &quota).await?;
-        // No quota controller runs: the admission plugin needs a status to count against.
-        let status =
-            json!({ "status": { "hard": { "pods": pods.to_string() }, "used": { "pods": "0" } } });
-        api.patch_status("pods", &PatchParams::default(), &Patch::Merge(&status))
-            .await?;
-    } else {
-        let spec = json!({ "spec": { "hard": { "pods": pods.to_string() } } });
-        api.patch("pods", &PatchParams::default(), &Patch::Merge(&spec))
-            .await?;
-        let status = json!({ "status": { "hard": { "pods": pods.to_string() } } });
-        api.patch_status("pods", &PatchParams::default(), &Patch::Merge(&status))
-            .await?;
-    }
     Ok(())
 }
 

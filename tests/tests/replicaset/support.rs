@@ -193,9 +193,7 @@ pub async fn scale<K: TestOwner>(
 }
 
 pub async fn pods(ns: &TestNamespace) -> anyhow::Result<Vec<Pod>> {
-    let mut pods = ns.api::<Pod>().list(&ListParams::default()).await?.items;
-    pods.sort_by_key(|p| p.name_any());
-    Ok(pods)
+    testenv::wait::namespace_pods(ns).await
 }
 
 /// The UID of a pod's controller, if any.
@@ -212,18 +210,7 @@ pub async fn wait_pods(
     what: &str,
     condition: impl Fn(&[Pod]) -> bool,
 ) -> anyhow::Result<Vec<Pod>> {
-    Ok(wait_until(TIMEOUT, what, || async {
-        match pods(ns).await {
-            Ok(pods) if condition(&pods) => Check::Done(pods),
-            Ok(pods) => Check::NotYet(format!(
-                "{} pods: {:?}",
-                pods.len(),
-                pods.iter().map(|p| p.name_any()).collect::<Vec<_>>()
-            )),
-            Err(e) => Check::NotYet(format!("listing pods failed: {e}")),
-        }
-    })
-    .await?)
+    testenv::wait::wait_namespace_pods(ns, TIMEOUT, what, condition).await
 }
 
 /// One event as the tests compare them.
