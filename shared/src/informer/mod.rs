@@ -9,8 +9,9 @@
 //! * [`SharedInformerFactory`] (`factory`): `informer::<K>()` returns the one [`Informer`] for
 //!   `K`; `start` launches every requested informer (call it after all controllers are built,
 //!   as KCM does); [`wait_for_named_cache_sync`] lets each controller wait for its own caches.
-//! * [`Informer`] (`shared_informer`): runs `watcher(Api::<K>::all(client), Config::default())`
-//!   with client-go's reflector backoff (`backoff`; kube's `default_backoff()` resets on the
+//! * [`Informer`] (`shared_informer`): runs `watcher(Api::<K>::all(client), ..)`, filled by a
+//!   streaming list (`sendInitialEvents`, client-go's watch-list) and by paged LISTs only when
+//!   the apiserver refuses that ([`FallbackToPaged`], `list_strategy`), with client-go's reflector backoff (`backoff`; kube's `default_backoff()` resets on the
 //!   watcher's own `Init` marker, so a failing LIST never backed off), shrinks every object before caching ([`InformerType::shrink`]: KCM's
 //!   `trim` transform, which drops managedFields), and maintains the cache. The run loop is generic over any stream of watcher
 //!   events, so tests script it with no cluster. It starts once, with the token that stops it.
@@ -60,6 +61,7 @@ mod factory;
 mod index;
 mod key;
 mod kind;
+mod list_strategy;
 mod listener;
 mod lister;
 mod shared_informer;
@@ -78,6 +80,7 @@ pub use index::{
 };
 pub use key::{InvalidKey, ObjectKey};
 pub use kind::InformerType;
+pub use list_strategy::{FallbackToPaged, ListStrategy, refuses_streaming};
 pub use listener::{HandlerId, MIN_HANDLER_RESYNC};
 pub use lister::Lister;
 pub use shared_informer::{Informer, WatchStream};
