@@ -18,13 +18,17 @@ use kcm_shared::{
 };
 
 use super::kind::ReplicaKind;
-use crate::toolkit::owner::{owners_selecting, resolve_controller_ref};
+use crate::toolkit::{
+    consistency::ConsistencyStore,
+    owner::{owners_selecting, resolve_controller_ref},
+};
 
 /// The handlers of one replica controller, shared by its two informers.
 pub struct EventHandlers<K> {
     owners: Lister<K>,
     queue: Arc<WorkQueue<ObjectKey>>,
     expectations: Arc<UidTrackingExpectations>,
+    consistency: Option<Arc<ConsistencyStore>>,
 }
 
 impl<K: ReplicaKind> EventHandlers<K> {
@@ -37,7 +41,15 @@ impl<K: ReplicaKind> EventHandlers<K> {
             owners,
             queue,
             expectations,
+            consistency: None,
         }
+    }
+
+    /// Forget an owner's recorded writes when it is deleted (upstream `deleteRS`).
+    #[must_use]
+    pub fn with_consistency(mut self, store: Option<Arc<ConsistencyStore>>) -> Self {
+        self.consistency = store;
+        self
     }
 
     /// ReplicaSet/RC deltas.
@@ -63,6 +75,9 @@ impl<K: ReplicaKind> EventHandlers<K> {
         tracing::debug!(kind = %K::kind(&()), %key, "owner deleted");
         // A new owner with the same name must start without stale expectations.
         self.expectations.delete_expectations(&key);
+        if let Some(store) = &self.consistency {
+            store.clear(&key, owner.meta_uid());
+        }
         self.queue.add(key);
     }
 

@@ -20,6 +20,7 @@ use k8s_openapi::{
     },
     apimachinery::pkg::apis::meta::v1::Time,
 };
+use kcm_shared::features::Feature;
 use kcm_shared::informer::InformerType;
 use kube::Resource;
 use serde::Serialize;
@@ -59,6 +60,9 @@ pub trait ReplicaKind: InformerType + Resource<Scope = NamespaceResourceScope> +
     /// Whether `status.terminatingReplicas` is reported: ReplicaSets only, as upstream with the
     /// `DeploymentReplicaSetTerminatingReplicas` gate on (beta, on by default from 1.35).
     const REPORTS_TERMINATING: bool;
+    /// The gate under which syncs wait to read their own writes, if the kind has one (only
+    /// ReplicaSets: upstream's RC manager uses a no-op consistency store).
+    const CONSISTENCY_GATE: Option<Feature>;
     /// Whether objects of this kind are indexed by their controller's UID, so the pods of
     /// sibling objects (e.g. every ReplicaSet of one Deployment) can inform deletion ranking.
     /// Upstream's RC adapter indexes nothing there, so RC ranking sees no related pods.
@@ -163,6 +167,7 @@ macro_rules! same_shape_accessors {
 impl ReplicaKind for ReplicaSet {
     const ID: ControllerId = ControllerId::ReplicaSet;
     const REPORTS_TERMINATING: bool = true;
+    const CONSISTENCY_GATE: Option<Feature> = Some(Feature::StaleControllerConsistencyReplicaSet);
     const INDEXED_BY_CONTROLLER: bool = true;
 
     fn pod_selector(&self) -> Result<ObjectSelector, InvalidSelector> {
@@ -180,6 +185,7 @@ impl ReplicaKind for ReplicaSet {
 impl ReplicaKind for ReplicationController {
     const ID: ControllerId = ControllerId::ReplicationController;
     const REPORTS_TERMINATING: bool = false;
+    const CONSISTENCY_GATE: Option<Feature> = None;
     const INDEXED_BY_CONTROLLER: bool = false;
 
     fn pod_selector(&self) -> Result<ObjectSelector, InvalidSelector> {

@@ -41,6 +41,7 @@ use crate::{
     names::ControllerNames,
     registry::{BuildError, Controller, ControllerDescriptor},
     runtime::{NoStartup, QueueController, RetryPolicy, StartupFailed, run_queue_controller},
+    toolkit::consistency::{ConsistencyStore, GroupResource},
 };
 
 use self::{
@@ -79,11 +80,20 @@ impl<K: ReplicaKind> ReplicaController<K> {
         let pod_informer = ctx.factory.informer::<CachedPod>();
         let expectations = Arc::new(UidTrackingExpectations::new());
 
-        let handlers = Arc::new(EventHandlers::new(
-            owner_informer.lister(),
-            queue.clone(),
-            expectations.clone(),
-        ));
+        let consistency = K::CONSISTENCY_GATE
+            .filter(|gate| ctx.feature_gates.enabled(*gate))
+            .map(|_| {
+                std::sync::LazyLock::force(&sync::STALE_SYNC_SKIPS);
+                Arc::new(
+                    ConsistencyStore::new()
+                        .reading(GroupResource::PODS, pod_informer.lister())
+                        .reading(GroupResource::REPLICA_SETS, owner_informer.lister()),
+                )
+            });
+        let handlers = Arc::new(
+            EventHandlers::new(owner_informer.lister(), queue.clone(), expectations.clone())
+                .with_consistency(consistency.clone()),
+        );
         let on_owner = Arc::clone(&handlers);
         owner_informer.add_handler(move |delta: &Delta<K>| on_owner.on_owner(delta));
         pod_informer.add_handler(move |delta: &Delta<CachedPod>| handlers.on_pod(delta));
@@ -103,6 +113,7 @@ impl<K: ReplicaKind> ReplicaController<K> {
                     .feature_gates
                     .enabled(Feature::DeploymentReplicaSetTerminatingReplicas),
             clock: ctx.clock.clone(),
+            consistency,
         });
         Ok(Self {
             names,

@@ -2,6 +2,8 @@
 //! `claimPods` and `updateReplicaSetStatus`): the shell that reads the caches, performs the API
 //! calls through [`ReplicaControl`] and leaves every decision to the pure modules.
 //!
+//! 0. ReplicaSets only: wait until the caches show this controller's own last writes for the
+//!    owner (`StaleControllerConsistencyReplicaSet`, [`ConsistencyStore`]).
 //! 1. Read the owner from the cache; gone → forget its expectations.
 //! 2. Collect its pods: those indexed under its UID plus the matching orphans of its namespace.
 //! 3. Claim the active ones (adopt, release), count the terminating ones it controls.
@@ -12,7 +14,7 @@
 use std::{collections::HashSet, sync::Arc, sync::LazyLock, time::Duration};
 
 use futures::future::join_all;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kcm_shared::{
     cached_pod::CachedPod,
     events::EventType,
@@ -22,7 +24,9 @@ use kcm_shared::{
     meta::ObjectMetaRead,
 };
 use kube::Resource;
-use prometheus::{Histogram, exponential_buckets, register_histogram};
+use prometheus::{
+    Histogram, IntCounterVec, exponential_buckets, register_histogram, register_int_counter_vec,
+};
 
 use super::{
     control::ReplicaControl,
@@ -37,6 +41,7 @@ use crate::{
     toolkit::{
         Clock, FailureKind,
         claim::{Claimant, check_fresh_owner, claim_objects, filter_claimed},
+        consistency::{ConsistencyStore, GroupResource},
         owner::{controlled_by, owned_and_selected_orphans},
     },
 };
@@ -75,7 +80,19 @@ pub struct Syncer<K, C> {
     /// `DeploymentReplicaSetTerminatingReplicas` gate on (upstream leaves it nil otherwise).
     pub(crate) report_terminating: bool,
     pub(crate) clock: Clock,
+    /// Records this controller's writes per owner; `None` for RCs and with the gate off.
+    pub(crate) consistency: Option<Arc<ConsistencyStore>>,
 }
+
+/// Upstream `replicaset_controller_stale_sync_skips_total`.
+pub(crate) static STALE_SYNC_SKIPS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "replicaset_controller_stale_sync_skips_total",
+        "[ALPHA] Total number of ReplicaSet syncs skipped due to a stale watch cache.",
+        &["group", "resource"]
+    )
+    .expect("replicaset_controller_stale_sync_skips_total registers once")
+});
 
 impl<K: ReplicaKind, C: ReplicaControl<K>> Reconcile<ObjectKey> for Syncer<K, C> {
     async fn sync(&self, key: &ObjectKey) -> Result<Action, SyncError> {
@@ -94,8 +111,19 @@ fn ns_name<R: Resource>(obj: &R) -> (&str, &str) {
 
 impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
     async fn sync_owner(&self, key: &ObjectKey) -> Result<Action, SyncError> {
+        if let Some(store) = &self.consistency
+            && let Err(stale) = store.ensure_ready(key)
+        {
+            STALE_SYNC_SKIPS
+                .with_label_values(&[stale.resource.group, stale.resource.resource])
+                .inc();
+            return Err(SyncError::Retry(stale.to_string()));
+        }
         let Some(owner) = self.owners.get(key) else {
             tracing::debug!(kind = %K::kind(&()), %key, "deleted");
+            if let Some(store) = &self.consistency {
+                store.clear(key, None);
+            }
             self.expectations.delete_expectations(key);
             return Ok(Action::Done);
         };
@@ -252,6 +280,7 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
             .map_err(|e| SyncError::Retry(e.to_string()))?;
         match self.control.create_pod(namespace, &pod).await {
             Ok(created) => {
+                self.wrote(owner, GroupResource::PODS, &created.metadata);
                 let created = created.metadata.name.unwrap_or_default();
                 self.control.event(
                     owner,
@@ -355,6 +384,18 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
             .collect()
     }
 
+    /// Records a write of this controller for `owner` (upstream `consistencyStore.WroteAt`).
+    fn wrote(&self, owner: &K, resource: GroupResource, written: &ObjectMeta) {
+        if let Some(store) = &self.consistency {
+            store.wrote_at(
+                &ObjectKey::from_object(owner),
+                owner.meta_uid().unwrap_or_default(),
+                resource,
+                written.resource_version.as_deref(),
+            );
+        }
+    }
+
     /// `updateReplicaSetStatus`: PUT the status; on failure re-read the owner and try once more.
     async fn write_status(&self, owner: &K, status: &ReplicaStatus) -> Result<(), SyncError> {
         let first = match self
@@ -362,17 +403,21 @@ impl<K: ReplicaKind, C: ReplicaControl<K>> Syncer<K, C> {
             .update_status(&owner.with_replica_status(status))
             .await
         {
-            Ok(_) => return Ok(()),
+            Ok(written) => {
+                self.wrote(owner, GroupResource::REPLICA_SETS, written.meta());
+                return Ok(());
+            }
             Err(e) => e,
         };
         tracing::debug!(kind = %K::kind(&()), owner = %ObjectKey::from_object(owner), error = %first, "status update failed; retrying with a fresh copy");
         let (namespace, name) = ns_name(owner);
         let fresh = self.control.get_owner(namespace, name).await?;
-        self.control
+        let written = self
+            .control
             .update_status(&fresh.with_replica_status(status))
-            .await
-            .map(|_| ())
-            .map_err(SyncError::Api)
+            .await?;
+        self.wrote(owner, GroupResource::REPLICA_SETS, written.meta());
+        Ok(())
     }
 }
 

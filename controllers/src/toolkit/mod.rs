@@ -5,13 +5,15 @@
 //! * [`claim`]: adopt matching orphans, release what stopped matching, for any owned kind;
 //! * [`owner`]: controller-reference resolution and owner/candidate lookups through indexes;
 //! * [`api_error`]: the classes of API failure controllers treat differently;
-//! * [`clock`]: the injectable wall clock.
+//! * [`clock`]: the injectable wall clock;
+//! * [`consistency`]: read-your-own-writes before a sync (`StaleControllerConsistency*` gates).
 //!
 //! The run loops, typed sync errors and requeue outcomes are in [`crate::runtime`].
 
 pub mod api_error;
 pub mod claim;
 pub mod clock;
+pub mod consistency;
 pub mod owner;
 pub mod selector;
 

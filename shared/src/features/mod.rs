@@ -83,12 +83,16 @@ pub enum Feature {
     /// The `controller.kubernetes.io/pod-deletion-cost` annotation orders pods for deletion when
     /// a ReplicaSet or ReplicationController scales down (`controller_utils.go`).
     PodDeletionCost,
+    /// The ReplicaSet controller waits until its caches show its own pod creations and status
+    /// writes before syncing a ReplicaSet again (`pkg/controller/util/consistency`).
+    StaleControllerConsistencyReplicaSet,
 }
 
 impl Feature {
     pub const ALL: &'static [Feature] = &[
         Feature::DeploymentReplicaSetTerminatingReplicas,
         Feature::PodDeletionCost,
+        Feature::StaleControllerConsistencyReplicaSet,
     ];
 
     /// Upstream's gate name.
@@ -98,6 +102,7 @@ impl Feature {
                 "DeploymentReplicaSetTerminatingReplicas"
             }
             Feature::PodDeletionCost => "PodDeletionCost",
+            Feature::StaleControllerConsistencyReplicaSet => "StaleControllerConsistencyReplicaSet",
         }
     }
 

@@ -24,6 +24,9 @@ pub(crate) struct Cache<K> {
     items: HashMap<ObjectKey, Arc<K>>,
     indexers: Vec<(&'static str, IndexFn<K>)>,
     indices: Indices,
+    /// The newest resourceVersion the cache has taken in (client-go's
+    /// `LastStoreSyncResourceVersion`); 0 before the first object.
+    last_sync_resource_version: u64,
 }
 
 /// The result of a full relist ready to be swapped in: the objects in list order.
@@ -61,7 +64,22 @@ impl<K: ObjectMetaRead> Cache<K> {
             items: HashMap::new(),
             indexers,
             indices,
+            last_sync_resource_version: 0,
         }
+    }
+
+    /// Notes that the cache has taken in an object (or a deletion) at `resource_version`.
+    /// Versions that are not etcd's decimal counters are ignored, as client-go's comparison
+    /// refuses them.
+    pub(crate) fn observe_resource_version(&mut self, resource_version: Option<&str>) {
+        if let Some(rv) = resource_version.and_then(|rv| rv.parse::<u64>().ok()) {
+            self.last_sync_resource_version = self.last_sync_resource_version.max(rv);
+        }
+    }
+
+    /// The newest resourceVersion taken in, `None` before any.
+    pub(crate) fn last_sync_resource_version(&self) -> Option<u64> {
+        Some(self.last_sync_resource_version).filter(|&rv| rv > 0)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -127,6 +145,9 @@ impl<K: ObjectMetaRead> Cache<K> {
     /// not produce by itself.
     pub(crate) fn replace(&mut self, listing: Listing<K>, initial_list: bool) -> Vec<Delta<K>> {
         let Listing { items, order } = listing;
+        for obj in items.values() {
+            self.observe_resource_version(obj.meta_resource_version());
+        }
         let mut old_items = std::mem::replace(&mut self.items, items);
         self.rebuild_indices();
 

@@ -30,6 +30,13 @@ impl<K: ObjectMetaRead> Lister<K> {
         Self { cache }
     }
 
+    /// The newest resourceVersion the cache has taken in (client-go's
+    /// `LastStoreSyncResourceVersion`): a controller that wrote an object at version V reads
+    /// its own write once this is at least V. `None` before the first object.
+    pub fn last_sync_resource_version(&self) -> Option<u64> {
+        self.cache.read().last_sync_resource_version()
+    }
+
     pub fn get(&self, key: &ObjectKey) -> Option<Arc<K>> {
         self.cache.read().get(key).cloned()
     }

@@ -343,7 +343,11 @@ impl<K: InformerType> Informer<K> {
             }
             Event::Apply(obj) => {
                 let new = Arc::new(obj);
-                let old = self.cache.write().upsert(Arc::clone(&new));
+                let old = {
+                    let mut cache = self.cache.write();
+                    cache.observe_resource_version(new.meta_resource_version());
+                    cache.upsert(Arc::clone(&new))
+                };
                 vec![match old {
                     Some(old) => Delta::Updated { old, new },
                     None => Delta::Added {
@@ -354,7 +358,11 @@ impl<K: InformerType> Informer<K> {
             }
             Event::Delete(obj) => {
                 // Like client-go, the delete is delivered even for a key that was not cached.
-                self.cache.write().remove(&obj.cache_key());
+                {
+                    let mut cache = self.cache.write();
+                    cache.observe_resource_version(obj.meta_resource_version());
+                    cache.remove(&obj.cache_key());
+                }
                 vec![Delta::Deleted {
                     obj: Arc::new(obj),
                     final_state_unknown: false,

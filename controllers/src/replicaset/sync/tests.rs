@@ -51,6 +51,8 @@ struct FakeControl<K> {
     delete_errors: Mutex<HashMap<String, ApiFailure>>,
     failing_status_writes: Mutex<usize>,
     created: Mutex<usize>,
+    /// The resourceVersion the next successful write gets.
+    next_resource_version: Mutex<u64>,
 }
 
 impl<K> FakeControl<K> {
@@ -63,7 +65,16 @@ impl<K> FakeControl<K> {
             delete_errors: Mutex::new(HashMap::new()),
             failing_status_writes: Mutex::new(0),
             created: Mutex::new(0),
+            next_resource_version: Mutex::new(100),
         }
+    }
+}
+
+impl<K> FakeControl<K> {
+    fn resource_version(&self) -> String {
+        let mut next = self.next_resource_version.lock();
+        *next += 1;
+        next.to_string()
     }
 }
 
@@ -80,6 +91,7 @@ impl<K: ReplicaKind> ReplicaControl<K> for FakeControl<K> {
             "{}{n}",
             pod.metadata.generate_name.clone().unwrap_or_default()
         ));
+        created.metadata.resource_version = Some(self.resource_version());
         Ok(created)
     }
 
@@ -121,7 +133,9 @@ impl<K: ReplicaKind> ReplicaControl<K> for FakeControl<K> {
             *failing -= 1;
             return Err(ApiFailure::new(FailureKind::Other, "conflict"));
         }
-        Ok(owner.clone())
+        let mut written = owner.clone();
+        written.meta_mut().resource_version = Some(self.resource_version());
+        Ok(written)
     }
 
     fn event(&self, _owner: &K, type_: EventType, reason: &str, message: String) {
@@ -235,6 +249,7 @@ impl<K: ReplicaKind> Fixture<K> {
             gates: RankingGates::default(),
             report_terminating: K::REPORTS_TERMINATING,
             clock: Clock::from_fn(now),
+            consistency: None,
         };
         Self {
             owners: owner_informer,
@@ -300,3 +315,81 @@ impl<K: ReplicaKind> Fixture<K> {
 }
 
 mod scenarios;
+
+#[tokio::test]
+async fn a_replica_set_waits_until_its_caches_show_its_own_writes() {
+    // Three replicas: the orphan is adopted, two pods are created.
+    let mut rs = replica_set(3);
+    rs.metadata.resource_version = Some("50".into());
+    let mut f = Fixture::<ReplicaSet>::new(vec![rs.clone()], vec![]);
+    f.syncer.consistency = Some(Arc::new(
+        ConsistencyStore::new()
+            .reading(GroupResource::PODS, f.pods.lister())
+            .reading(GroupResource::REPLICA_SETS, f.owners.lister()),
+    ));
+    f.pods.process_event(Event::Apply(
+        CachedPod::from_pod(&pod("unrelated", None))
+            .map(|mut p| {
+                p.resource_version = "40".into();
+                p
+            })
+            .expect("decodes"),
+    ));
+    assert_eq!(f.sync("ns/web").await.expect("first sync"), Action::Done);
+    let created = f.created();
+    assert_eq!(created.len(), 2);
+    let calls = f.calls().len();
+
+    // Woken again before the informers delivered anything: no API call at all.
+    let err = f.sync("ns/web").await.expect_err("the pod cache is behind");
+    assert!(err.to_string().contains("for group resource pods"), "{err}");
+    assert_eq!(f.calls().len(), calls);
+
+    for (i, mut p) in created.into_iter().enumerate() {
+        p.metadata.name = Some(format!("web-{i}"));
+        p.metadata.namespace = Some("ns".into());
+        p.metadata.resource_version = Some((101 + i).to_string());
+        f.pods
+            .process_event(Event::Apply(CachedPod::from_pod(&p).expect("decodes")));
+    }
+    let err = f
+        .sync("ns/web")
+        .await
+        .expect_err("the ReplicaSet cache is behind");
+    assert!(
+        err.to_string()
+            .contains("written version: 103 for group resource replicasets.apps"),
+        "{err}"
+    );
+
+    rs.metadata.resource_version = Some("103".into());
+    f.owners.process_event(Event::Apply(rs));
+    assert_eq!(f.sync("ns/web").await.expect("caught up"), Action::Done);
+    assert!(
+        f.calls().len() > calls,
+        "the caught-up sync writes the status"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_replica_set_forgets_its_writes() {
+    let mut f = Fixture::<ReplicaSet>::new(vec![replica_set(1)], vec![]);
+    let store = Arc::new(ConsistencyStore::new().reading(GroupResource::PODS, f.pods.lister()));
+    f.syncer.consistency = Some(Arc::clone(&store));
+    f.pods.process_event(Event::Apply(
+        CachedPod::from_pod(&owned("old"))
+            .map(|mut p| {
+                p.resource_version = "10".into();
+                p
+            })
+            .expect("decodes"),
+    ));
+    store.wrote_at(&k("ns/gone"), "uid", GroupResource::PODS, Some("999"));
+    assert!(
+        f.sync("ns/gone").await.is_err(),
+        "still waiting for its pod"
+    );
+    store.clear(&k("ns/gone"), Some("uid"));
+    assert_eq!(f.sync("ns/gone").await.expect("gone"), Action::Done);
+    assert_eq!(store.pending(), 0);
+}

@@ -396,3 +396,21 @@ async fn an_informer_starts_once_and_reports_when_its_loop_ends() {
     assert_eq!(informer.lister().len(), 1);
     assert!(!Arc::new(Informer::<Pod>::detached(Duration::ZERO)).start(cancel));
 }
+
+#[tokio::test]
+async fn the_lister_reports_the_newest_resource_version_taken_in() {
+    let informer = Informer::<Pod>::detached(Duration::ZERO);
+    assert_eq!(informer.lister().last_sync_resource_version(), None);
+    list(&informer, vec![pod("ns", "a", "7"), pod("ns", "b", "5")]);
+    assert_eq!(informer.lister().last_sync_resource_version(), Some(7));
+    informer.process_event(Event::Apply(pod("ns", "c", "12")));
+    assert_eq!(informer.lister().last_sync_resource_version(), Some(12));
+    informer.process_event(Event::Delete(pod("ns", "a", "15")));
+    assert_eq!(
+        informer.lister().last_sync_resource_version(),
+        Some(15),
+        "a deletion is taken in too"
+    );
+    informer.process_event(Event::Apply(pod("ns", "d", "not-a-number")));
+    assert_eq!(informer.lister().last_sync_resource_version(), Some(15));
+}
