@@ -78,13 +78,9 @@ impl ConsistencyStore {
 
     /// Checks writes to `resource` against the cache behind `lister`.
     #[must_use]
-    pub fn reading<K: Send + Sync + 'static>(
-        mut self,
-        resource: GroupResource,
-        lister: Lister<K>,
-    ) -> Self
+    pub fn reading<K>(mut self, resource: GroupResource, lister: Lister<K>) -> Self
     where
-        K: kcm_shared::meta::ObjectMetaRead,
+        K: kcm_shared::meta::ObjectMetaRead + Send + Sync + 'static,
     {
         self.caches.push((
             resource,
