@@ -16,9 +16,9 @@ use kcm_controllers::{
 use kcm_shared::{
     client::ClientFactory,
     events::{self, EventRecorder},
-    features::FeatureGates,
+    features::{Feature, FeatureGates},
     health::HealthChecks,
-    informer::SharedInformerFactory,
+    informer::{ListStrategy, SharedInformerFactory},
     metrics::RUNNING_CONTROLLERS,
 };
 use tokio::task::JoinSet;
@@ -76,10 +76,16 @@ impl SharedInformers {
 
     fn with_client(client: kube::Client, config: &KcmConfig, stop: CancellationToken) -> Self {
         Self {
-            factory: Arc::new(SharedInformerFactory::new(
-                client,
-                config.component.generic.min_resync_period,
-            )),
+            factory: Arc::new(
+                SharedInformerFactory::new(client, config.component.generic.min_resync_period)
+                    .with_list_strategy(
+                        if config.feature_gates.enabled(Feature::WatchListClient) {
+                            ListStrategy::Streaming
+                        } else {
+                            ListStrategy::Paged
+                        },
+                    ),
+            ),
             stop,
         }
     }

@@ -86,6 +86,9 @@ pub enum Feature {
     /// The ReplicaSet controller waits until its caches show its own pod creations and status
     /// writes before syncing a ReplicaSet again (`pkg/controller/util/consistency`).
     StaleControllerConsistencyReplicaSet,
+    /// client-go's reflector fills informer caches by a streaming list (`sendInitialEvents`)
+    /// instead of paged LISTs (`k8s.io/client-go/features`).
+    WatchListClient,
 }
 
 impl Feature {
@@ -93,6 +96,7 @@ impl Feature {
         Feature::DeploymentReplicaSetTerminatingReplicas,
         Feature::PodDeletionCost,
         Feature::StaleControllerConsistencyReplicaSet,
+        Feature::WatchListClient,
     ];
 
     /// Upstream's gate name.
@@ -103,6 +107,7 @@ impl Feature {
             }
             Feature::PodDeletionCost => "PodDeletionCost",
             Feature::StaleControllerConsistencyReplicaSet => "StaleControllerConsistencyReplicaSet",
+            Feature::WatchListClient => "WatchListClient",
         }
     }
 

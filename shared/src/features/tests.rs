@@ -39,7 +39,9 @@ fn defaults_are_upstreams() {
         gates.summary(),
         BTreeMap::from([
             ("DeploymentReplicaSetTerminatingReplicas", true),
-            ("PodDeletionCost", true)
+            ("PodDeletionCost", true),
+            ("StaleControllerConsistencyReplicaSet", true),
+            ("WatchListClient", true),
         ])
     );
     // Setting nothing is upstream's defaults too.
@@ -191,6 +193,7 @@ fn ignored_gates_are_listed_with_their_stage() {
         ("WatchListClient", false),
         ("PodDeletionCost", false),
         ("KubeProxyIPVS", true),
+        ("InOrderInformers", true),
     ])
     .unwrap();
     let ignored: Vec<(&str, Stage, bool)> = gates
@@ -201,8 +204,8 @@ fn ignored_gates_are_listed_with_their_stage() {
     assert_eq!(
         ignored,
         [
+            ("InOrderInformers", Stage::Ga, true),
             ("KubeProxyIPVS", Stage::Deprecated, true),
-            ("WatchListClient", Stage::Beta, false),
         ]
     );
     assert!(gates.maturing().is_empty(), "no honoured gate is GA yet");
@@ -210,8 +213,10 @@ fn ignored_gates_are_listed_with_their_stage() {
         gates.summary(),
         BTreeMap::from([
             ("DeploymentReplicaSetTerminatingReplicas", true),
+            ("InOrderInformers", true),
             ("KubeProxyIPVS", true),
             ("PodDeletionCost", false),
+            ("StaleControllerConsistencyReplicaSet", true),
             ("WatchListClient", false),
         ])
     );

@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::kind::InformerType;
+use super::list_strategy::ListStrategy;
 use super::lister::Lister;
 use super::shared_informer::Informer;
 use super::stats::InformerStats;
@@ -39,6 +40,8 @@ pub fn jittered_resync(min: Duration) -> Duration {
 pub struct SharedInformerFactory {
     client: Client,
     resync: Duration,
+    /// How informers fill their caches (`WatchListClient`: streaming, with a paged fallback).
+    list_strategy: ListStrategy,
     /// In request order, so that start and status listings are deterministic.
     informers: Mutex<Vec<Entry>>,
 }
@@ -94,8 +97,17 @@ impl SharedInformerFactory {
         Self {
             client,
             resync,
+            list_strategy: ListStrategy::Streaming,
             informers: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Informers requested from now on fill their caches by `strategy` (client-go's
+    /// `WatchListClient` gate: on → [`ListStrategy::Streaming`], off → [`ListStrategy::Paged`]).
+    #[must_use]
+    pub fn with_list_strategy(mut self, strategy: ListStrategy) -> Self {
+        self.list_strategy = strategy;
+        self
     }
 
     /// The default resync period handed to every informer of this factory.
@@ -115,6 +127,7 @@ impl SharedInformerFactory {
         let informer = Arc::new(Informer::for_api(
             Api::<K>::all(self.client.clone()),
             self.resync,
+            self.list_strategy,
         ));
         informers.push(Entry {
             type_id,

@@ -35,7 +35,7 @@ use super::delta::{Delta, Handler};
 use super::kind::InformerType;
 
 use super::backoff::{ReflectorBackoff, RetryDelay};
-use super::list_strategy::FallbackToPaged;
+use super::list_strategy::{FallbackToPaged, ListStrategy};
 use super::listener::{Backlog, HandlerId, Listener};
 use super::lister::Lister;
 use super::stats::{Counters, InformerStats};
@@ -101,21 +101,29 @@ impl<K: InformerType> Informer<K> {
         Self::build(Some(Box::new(source)), default_resync, None)
     }
 
-    /// An informer over kube's `watcher` for every object of `api`, filled by a streaming list
-    /// when the apiserver serves one ([`FallbackToPaged`]), retried with client-go's
-    /// reflector backoff ([`ReflectorBackoff`]: 800 ms doubling to 30 s, jittered, reset only
-    /// after two minutes without a failure).
-    pub fn for_api(api: Api<K>, default_resync: Duration) -> Self {
+    /// An informer over kube's `watcher` for every object of `api`, filled by `strategy`
+    /// (streaming: a streaming list, paged LISTs only if the apiserver refuses it, see
+    /// [`FallbackToPaged`]), retried with client-go's reflector backoff ([`ReflectorBackoff`]:
+    /// 800 ms doubling to 30 s, jittered, reset only after two minutes without a failure).
+    pub fn for_api(api: Api<K>, default_resync: Duration, strategy: ListStrategy) -> Self {
         let retry_delay = Arc::new(RetryDelay::default());
         let chosen = Arc::clone(&retry_delay);
         let kind = K::kind(&()).into_owned();
         let source = move || {
-            let api = api.clone();
-            FallbackToPaged::new(kind.clone(), move |strategy| {
-                watcher(api.clone(), strategy.config()).boxed()
-            })
-            .backoff(ReflectorBackoff::new(Arc::clone(&chosen)))
-            .boxed()
+            let backoff = ReflectorBackoff::new(Arc::clone(&chosen));
+            match strategy {
+                ListStrategy::Streaming => {
+                    let api = api.clone();
+                    FallbackToPaged::new(kind.clone(), move |strategy| {
+                        watcher(api.clone(), strategy.config()).boxed()
+                    })
+                    .backoff(backoff)
+                    .boxed()
+                }
+                ListStrategy::Paged => watcher(api.clone(), strategy.config())
+                    .backoff(backoff)
+                    .boxed(),
+            }
         };
         Self::build(Some(Box::new(source)), default_resync, Some(retry_delay))
     }

@@ -5,7 +5,12 @@ use serde_json::json;
 fn configz_has_upstreams_shape_and_default_values() {
     let got = serde_json::to_value(KcmConfig::default().configz()).unwrap();
     let want = json!({
-        "featureGates": {"DeploymentReplicaSetTerminatingReplicas": true, "PodDeletionCost": true},
+        "featureGates": {
+            "DeploymentReplicaSetTerminatingReplicas": true,
+            "PodDeletionCost": true,
+            "StaleControllerConsistencyReplicaSet": true,
+            "WatchListClient": true
+        },
         "kubecontrollermanager.config.k8s.io": {
             "Generic": {
                 "Port": 0,

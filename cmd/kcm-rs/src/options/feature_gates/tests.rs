@@ -116,19 +116,20 @@ fn ignored_gates_get_one_warning() {
             ("WatchListClient", false),
             ("PodDeletionCost", false),
             ("InOrderInformers", true),
+            ("AtomicFIFO", true),
         ]),
     )
     .unwrap();
     assert_eq!(
         warnings(&gates),
         [
-            "feature gates: kcm-rs does not use these gates (upstream knows them); they are accepted and have no effect: InOrderInformers=true (GA), WatchListClient=false (BETA)"
+            "feature gates: kcm-rs does not use these gates (upstream knows them); they are accepted and have no effect: AtomicFIFO=true (BETA), InOrderInformers=true (GA)"
         ]
     );
     assert_eq!(
         notice(&gates).as_deref(),
         Some(
-            "feature gates kcm-rs honours: DeploymentReplicaSetTerminatingReplicas=true, PodDeletionCost=false"
+            "feature gates kcm-rs honours: DeploymentReplicaSetTerminatingReplicas=true, PodDeletionCost=false, StaleControllerConsistencyReplicaSet=true, WatchListClient=false"
         )
     );
     assert!(warnings(&FeatureGates::default()).is_empty());
@@ -177,7 +178,7 @@ mod through_load {
         let loaded = load_args(&[
             "--feature-gates=PodDeletionCost=false",
             "--feature-gates",
-            "WatchListClient=false",
+            "WatchListClient=false,InOrderInformers=true",
         ])
         .expect("valid");
         let gates = &loaded.config.feature_gates;
@@ -188,12 +189,15 @@ mod through_load {
             json["featureGates"],
             serde_json::json!({
                 "DeploymentReplicaSetTerminatingReplicas": true,
+                "InOrderInformers": true,
                 "PodDeletionCost": false,
+                "StaleControllerConsistencyReplicaSet": true,
                 "WatchListClient": false,
             })
         );
+        assert!(!gates.enabled(Feature::WatchListClient));
         assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
-        assert!(loaded.warnings[0].contains("WatchListClient=false (BETA)"));
+        assert!(loaded.warnings[0].contains("InOrderInformers=true (GA)"));
     }
 
     #[test]
