@@ -293,9 +293,15 @@ async fn a_stuck_rollout_scales_proportionally_mid_rollout_and_while_paused() ->
             json!({ "spec": { "paused": true, "replicas": 5 } }),
         )
         .await?;
-        wait_deployment(&ns, "d", "5 + 3", |d| {
+        // Settled: the scaled-down pods are gone too (their count is a moment's snapshot).
+        wait_deployment(&ns, "d", "5 + 3, nothing terminating", |d| {
             five(d) == (8, 3, 5, 5, 3)
                 && reason(d, "Progressing").as_deref() == Some("DeploymentPaused")
+                && d.status
+                    .as_ref()
+                    .and_then(|s| s.terminating_replicas)
+                    .unwrap_or(0)
+                    == 0
         })
         .await?;
         let paused = view(&ns, "d").await?;
