@@ -89,9 +89,10 @@ impl ConsistencyStore {
         self
     }
 
-    /// Checks writes to `resource` against any source of the newest version read (tests).
+    /// Checks writes to `resource` against any source of the newest version read.
+    #[cfg(test)]
     #[must_use]
-    pub fn reading_from(
+    pub(crate) fn reading_from(
         mut self,
         resource: GroupResource,
         read: impl Fn() -> Option<u64> + Send + Sync + 'static,
@@ -164,8 +165,9 @@ impl ConsistencyStore {
         Ok(())
     }
 
-    /// Owners with a pending record (for tests and debugging).
-    pub fn pending(&self) -> usize {
+    /// Owners with a pending record.
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> usize {
         self.writes.lock().len()
     }
 }
